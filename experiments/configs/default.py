@@ -1,0 +1,66 @@
+"""Base configuration; every experiment config starts from this and changes a few fields."""
+
+import ml_collections
+
+
+def get_config() -> ml_collections.ConfigDict:
+    config = ml_collections.ConfigDict()
+    config.seed = 0
+    config.command = ""
+
+    config.data = ml_collections.ConfigDict()
+    config.data.name = "ml-1m-chrono-all"
+    config.data.root = ""  # empty: $RECALL_JAX_DATA, else download the official archives
+    config.data.split = "leave_one_out"
+    config.data.min_user_events = 3
+
+    config.model = ml_collections.ConfigDict()
+    config.model.name = "sasrec"  # "sasrec" (causal) | "bert4rec" (bidirectional)
+    config.model.max_len = 200
+    config.model.embed_dim = 64
+    config.model.num_blocks = 2
+    config.model.num_heads = 1
+    config.model.mlp_ratio = 4
+    config.model.dropout_rate = 0.2
+    config.model.tie_item_embeddings = True
+    config.model.normalize = False  # True: cosine scores divided by temperature
+    config.model.temperature = 0.05
+
+    config.loss = ml_collections.ConfigDict()
+    config.loss.name = "full_softmax"  # | "sampled_softmax" | "binary_cross_entropy"
+    config.loss.num_sampled = 1024
+    config.loss.num_in_batch = 0
+    config.loss.sampler = "uniform"  # | "popularity"
+    config.loss.logq_correction = True
+
+    config.optimizer = ml_collections.ConfigDict()
+    config.optimizer.learning_rate = 1e-3
+    config.optimizer.warmup_steps = 100
+    config.optimizer.end_learning_rate_factor = 0.1
+    config.optimizer.weight_decay = 0.0
+    config.optimizer.beta1 = 0.9
+    config.optimizer.beta2 = 0.98
+    config.optimizer.gradient_clip_norm = 1.0
+
+    config.train = ml_collections.ConfigDict()
+    config.train.num_epochs = 100
+    config.train.batch_size = 128
+    config.train.bucket_lengths = (32, 64, 128, 200)
+    config.train.eval_every_epochs = 1
+    config.train.selection_metric = "NDCG@10"
+    config.train.early_stopping_patience = 10
+    config.train.checkpoints_to_keep = 2
+    config.train.log_every_steps = 20
+    config.train.progress_bar = True
+
+    config.eval = ml_collections.ConfigDict()
+    config.eval.ks = (10, 50, 200)
+    config.eval.exclude_history = True
+    config.eval.batch_size = 256
+    config.eval.user_chunk = 1024
+
+    config.mesh = ml_collections.ConfigDict()
+    config.mesh.model_parallelism = 1
+    # (regex on parameter path, partition spec); unmatched parameters are replicated.
+    config.mesh.parameter_rules = (("item_embedding/embedding", ("model", None)),)
+    return config

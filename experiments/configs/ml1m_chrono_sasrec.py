@@ -1,0 +1,12 @@
+"""SASRec with full softmax on ML-1M chrono-all (the generative-recommenders protocol).
+
+All 3,706 items, leave-one-out, full ranking over every item with the user's history excluded.
+"""
+
+from experiments.configs import default
+
+
+def get_config():
+    config = default.get_config()
+    config.data.name = "ml-1m-chrono-all"
+    return config

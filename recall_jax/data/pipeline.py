@@ -1,0 +1,95 @@
+"""Training batches from user histories: padded windows, length buckets, seeded shuffling.
+
+Each user's most recent `max_len + 1` training items form one window; inputs are window[:-1] and
+next-item targets window[1:], left-padded with 0. Windows are grouped into length buckets so short
+histories are not padded to `max_len` (the encoder's positions count from the right, so a shorter
+tensor gives exactly the same outputs as a left-padded long one). All of it is vectorised numpy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+
+from recall_jax.data.dataset import PADDING_ITEM, SequenceDataset
+
+
+def last_items_matrix(offsets: np.ndarray, items: np.ndarray, width: int) -> np.ndarray:
+    """[num_users, width] int32: each user's last `width` items, left-padded with 0."""
+    ends = offsets[1:].astype(np.int64)
+    starts = np.maximum(offsets[:-1].astype(np.int64), ends - width)
+    index = ends[:, None] - width + np.arange(width)[None, :]
+    valid = index >= starts[:, None]
+    if len(items) == 0:
+        return np.zeros((len(ends), width), np.int32)
+    values = items[np.clip(index, 0, len(items) - 1)]
+    return np.where(valid, values, PADDING_ITEM).astype(np.int32)
+
+
+def bucket_for_lengths(lengths: np.ndarray, bucket_lengths: Sequence[int]) -> np.ndarray:
+    """Index of the smallest bucket that holds each length (lengths above the last bucket go there)."""
+    buckets = np.asarray(sorted(bucket_lengths))
+    return np.minimum(np.searchsorted(buckets, lengths, side="left"), len(buckets) - 1)
+
+
+class NextItemBatches:
+    """Seeded, length-bucketed next-item training batches, split across hosts.
+
+    Every epoch visits every user with at least two training items exactly once. Batches are
+    [batch_size, bucket_len]; the last batch of a bucket is filled with empty rows (all padding,
+    which the losses ignore) so shapes stay fixed and nothing is dropped.
+    """
+
+    def __init__(self, dataset: SequenceDataset, max_len: int, batch_size: int, seed: int,
+                 bucket_lengths: Sequence[int] | None = None, process_index: int = 0,
+                 process_count: int = 1):
+        if batch_size % process_count:
+            raise ValueError(f"batch_size {batch_size} is not divisible by {process_count} hosts")
+        self.max_len = max_len
+        self.batch_size = batch_size
+        self.seed = seed
+        self.process_index = process_index
+        self.process_count = process_count
+        self.bucket_lengths = tuple(sorted(set(bucket_lengths or (max_len,)) | {max_len}))
+        if self.bucket_lengths[0] < 1:
+            raise ValueError(f"bucket lengths must be positive, got {self.bucket_lengths}")
+        trainable = np.flatnonzero(dataset.lengths >= 2)
+        windows = last_items_matrix(dataset.offsets, dataset.items, max_len + 1)[trainable]
+        self.windows = windows  # [num_trainable_users, max_len + 1]
+        input_lengths = np.minimum(dataset.lengths[trainable] - 1, max_len)
+        self.bucket_of_user = bucket_for_lengths(input_lengths, self.bucket_lengths)
+
+    @property
+    def num_sequences(self) -> int:
+        return len(self.windows)
+
+    def num_batches(self) -> int:
+        counts = np.bincount(self.bucket_of_user, minlength=len(self.bucket_lengths))
+        return int(np.sum(-(-counts // self.batch_size)))
+
+    def epoch(self, epoch: int) -> Iterator[dict[str, np.ndarray]]:
+        """Yields this host's share of each global batch: {"inputs", "targets"} [local_batch, len]."""
+        rng = np.random.default_rng([self.seed, epoch])
+        plan = []  # (bucket, row indices of one global batch)
+        for bucket in range(len(self.bucket_lengths)):
+            users = rng.permutation(np.flatnonzero(self.bucket_of_user == bucket))
+            for start in range(0, len(users), self.batch_size):
+                plan.append((bucket, users[start:start + self.batch_size]))
+        order = rng.permutation(len(plan))
+        local = self.batch_size // self.process_count
+        for index in order:
+            bucket, rows = plan[index]
+            length = self.bucket_lengths[bucket]
+            window = np.zeros((self.batch_size, length + 1), np.int32)
+            window[:len(rows)] = self.windows[rows, -(length + 1):]
+            window = window[self.process_index * local:(self.process_index + 1) * local]
+            inputs = window[:, :-1]
+            # The first item of a short history has no input before it: nothing to predict there.
+            targets = np.where(inputs != PADDING_ITEM, window[:, 1:], PADDING_ITEM)
+            yield {"inputs": inputs, "targets": targets}
+
+
+def evaluation_inputs(histories: SequenceDataset, max_len: int) -> np.ndarray:
+    """[num_users, max_len] int32 model inputs: each history's last max_len items, left-padded."""
+    return last_items_matrix(histories.offsets, histories.items, max_len)

@@ -1,0 +1,651 @@
+"""Readers that turn interaction files into a `SequenceDataset`.
+
+Every reader returns users' histories in time order with internal item ids 1..num_items
+(0 is padding), `catalogue.raw_ids[i]` holding the original id of internal item i, and, where
+a metadata file is given, `catalogue.text_fields` with item text (MovieLens: `title` without
+the year, `year`, and `genres` joined by ", ").
+
+Supported formats:
+
+* `read_sasrec_file`: the SASRec benchmark file `ml-1m.txt` (`user item` per line, each user's
+  lines in time order, ids from 1). Internal item id = benchmark id.
+* `read_chrono_user_lines`: one line per user, `UserID MovieID MovieID ...` in time order.
+* `read_movielens_ratings`: the official ML-1M/ML-10M `ratings.dat`
+  (`UserID::MovieID::Rating::Timestamp`).
+* `read_ml100k`: the official ML-100K `u.data` (tab-separated `user item rating timestamp`)
+  with `u.item` / `u.genre` for titles and genres.
+* `read_generic`: the project's generic format, described below.
+
+Generic format
+--------------
+Interactions file: one interaction per line, fields separated by `delimiter` (default ","):
+`user,item[,timestamp]`. With `has_header=True` the first line names the columns; it must
+contain `user` and `item` and may contain `timestamp` (other columns, e.g. `rating`, are
+ignored). Without a header the columns are positional. Ids are arbitrary strings without the
+delimiter (no quoting); timestamps are integers (e.g. Unix seconds). Each user's events are
+ordered by timestamp with a stable sort (ties keep file order); without timestamps the file
+order is the time order. Users are numbered in order of first appearance.
+
+Items file (optional): a delimited table with a header that includes an `item` column; the
+other columns (or `text_columns`) become `catalogue.text_fields`. Standard CSV quoting is
+allowed here, so titles may contain the delimiter. When it is given, its row order defines the
+internal item ids (so items never interacted with still get an id) and every interacted item
+must appear in it; without it, items are numbered in order of first appearance.
+
+Malformed input raises `DataFormatError` naming the file, the 1-based line number, the
+offending text and what was expected.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import itertools
+import os
+import re
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from recall_jax.data.dataset import ItemCatalogue, SequenceDataset
+
+DATA_ROOT_VARIABLE = "RECALL_JAX_DATA"
+MAX_INTEGER_DIGITS = 18  # Anything longer would overflow int64.
+ML100K_GENRES = (
+    "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime",
+    "Documentary", "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance",
+    "Sci-Fi", "Thriller", "War", "Western",
+)
+_TITLE_WITH_YEAR = re.compile(r"^(?P<title>.*?)\s*\((?P<year>\d{4})\)\s*$")
+
+
+class DataFormatError(ValueError):
+    """A data file does not match its documented format."""
+
+
+# ----------------------------------------------------------------------------------------------
+# File access and error reporting.
+
+
+def _read_bytes(path: str | os.PathLike) -> bytes:
+    """The whole file; missing files raise FileNotFoundError, empty ones DataFormatError."""
+    path = Path(path)
+    if not path.is_file():
+        configured = os.environ.get(DATA_ROOT_VARIABLE)
+        raise FileNotFoundError(
+            f"{path}: no such file. Point the environment variable {DATA_ROOT_VARIABLE} at the "
+            f"folder holding ml-1m/ and ml-100k/ (currently "
+            f"{configured if configured else 'unset'}), or pass the correct path.")
+    raw = path.read_bytes()
+    if not raw.strip():
+        raise DataFormatError(f"{path}: line 1: the file is empty; expected at least one record")
+    return raw
+
+
+def _decode(raw: bytes, path: Path, encoding: str) -> str:
+    """Decode `raw`, reporting the line and bytes that the encoding rejects."""
+    try:
+        return raw.decode(encoding)
+    except UnicodeDecodeError as error:
+        line_number = raw.count(b"\n", 0, error.start) + 1
+        raise DataFormatError(
+            f"{path}: line {line_number}: undecodable bytes {raw[error.start:error.end]!r} "
+            f"(tried encoding {encoding!r}); expected {encoding} text") from None
+
+
+def _line_text(raw: bytes, line_number: int, limit: int = 120) -> str:
+    """The text of 1-based line `line_number` of `raw`, shortened for messages."""
+    newlines = np.flatnonzero(np.frombuffer(raw, dtype=np.uint8) == 10)
+    start = 0 if line_number == 1 else int(newlines[line_number - 2]) + 1
+    end = raw.find(b"\n", start)
+    text = raw[start:None if end < 0 else end].rstrip(b"\r").decode("utf-8", errors="replace")
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _format_error(path: Path, line_number: int, problem: str, offending: str,
+                  expected: str) -> DataFormatError:
+    return DataFormatError(
+        f"{path}: line {line_number}: {problem}: {offending!r}; expected {expected}")
+
+
+# ----------------------------------------------------------------------------------------------
+# Vectorised parsing of whitespace-separated non-negative integers.
+
+
+@dataclasses.dataclass(frozen=True)
+class _IntegerTokens:
+    """values: int64 [num_tokens]; line_numbers: int64 [num_tokens], 1-based."""
+
+    values: np.ndarray
+    line_numbers: np.ndarray
+
+
+def _parse_integer_tokens(raw: bytes, path: Path, expected: str,
+                          separator: bytes | None = None) -> _IntegerTokens:
+    """Parse every token of `raw` (split on whitespace and `separator`) as a non-negative integer.
+    """
+    # Blanking the separator keeps byte offsets, hence line numbers, unchanged.
+    parsed = raw if separator is None else raw.replace(separator, b" " * len(separator))
+    data = np.frombuffer(parsed, dtype=np.uint8)
+    is_separator = (data == 32) | ((data >= 9) & (data <= 13))  # Space, \t, \n, \v, \f, \r.
+    bad_bytes = np.flatnonzero(~is_separator & ((data < 48) | (data > 57)))
+    if len(bad_bytes):
+        line_number = int(np.count_nonzero(data[:bad_bytes[0]] == 10)) + 1
+        raise _format_error(path, line_number, "non-integer field in line",
+                            _line_text(raw, line_number), expected)
+    edges = np.diff(is_separator.view(np.int8), prepend=np.int8(1), append=np.int8(1))
+    starts = np.flatnonzero(edges == -1)
+    ends = np.flatnonzero(edges == 1)
+    line_numbers = np.searchsorted(np.flatnonzero(data == 10), starts) + 1
+    lengths = ends - starts
+    too_long = np.flatnonzero(lengths > MAX_INTEGER_DIGITS)
+    if len(too_long):
+        line_number = int(line_numbers[too_long[0]])
+        raise _format_error(path, line_number, "integer too large in line",
+                            _line_text(raw, line_number), expected)
+    return _IntegerTokens(_digits_to_values(data, starts, ends), line_numbers.astype(np.int64))
+
+
+def _digits_to_values(data: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """int64 [num_tokens] values of the digit runs data[starts:ends]."""
+    values = np.zeros(len(starts), dtype=np.int64)
+    width = int((ends - starts).max()) if len(starts) else 0
+    for column in range(width):
+        position = ends - width + column
+        inside = position >= starts
+        digit = data[np.maximum(position, 0)].astype(np.int64) - 48
+        values = np.where(inside, values * 10 + digit, values)
+    return values
+
+
+def _integer_table(raw: bytes, path: Path, num_columns: int, expected: str,
+                   separator: bytes | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """int64 [num_rows, num_columns] of an integer table and the 1-based line of each row.
+
+    Fields are split on whitespace (and `separator`); blank lines are skipped; any other line
+    must have exactly `num_columns` integers.
+    """
+    tokens = _parse_integer_tokens(raw, path, expected, separator)
+    lines, counts = np.unique(tokens.line_numbers, return_counts=True)
+    wrong = np.flatnonzero(counts != num_columns)
+    if len(wrong):
+        line_number = int(lines[wrong[0]])
+        raise _format_error(path, line_number,
+                            f"{counts[wrong[0]]} columns instead of {num_columns} in line",
+                            _line_text(raw, line_number), expected)
+    return tokens.values.reshape(-1, num_columns), lines
+
+
+# ----------------------------------------------------------------------------------------------
+# Shared dataset assembly.
+
+
+def _offsets_from_sorted_users(sorted_user_codes: np.ndarray, num_users: int) -> np.ndarray:
+    """int64 [num_users + 1] CSR offsets for events already grouped by user code."""
+    counts = np.bincount(sorted_user_codes, minlength=num_users)
+    return np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+
+
+def _order_by_user_then_time(user_codes: np.ndarray, timestamps: np.ndarray | None) -> np.ndarray:
+    """Permutation grouping events by user, each user's events by time; ties keep file order."""
+    if timestamps is None:
+        return np.argsort(user_codes, kind="stable")
+    by_time = np.argsort(timestamps, kind="stable")
+    return by_time[np.argsort(user_codes[by_time], kind="stable")]
+
+
+def _index_integer_ids(raw_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct ids and each input's 0-based code in that order."""
+    distinct, codes = np.unique(raw_ids, return_inverse=True)
+    return distinct, codes.reshape(-1)
+
+
+def _assemble(name: str, user_codes: np.ndarray, user_raw_ids: np.ndarray, items: np.ndarray,
+              catalogue: ItemCatalogue, timestamps: np.ndarray | None) -> SequenceDataset:
+    """Group per-event arrays (file order) into a time-ordered SequenceDataset."""
+    order = _order_by_user_then_time(user_codes, timestamps)
+    return SequenceDataset(
+        name=name,
+        offsets=_offsets_from_sorted_users(user_codes[order], len(user_raw_ids)),
+        items=items[order].astype(np.int32),
+        num_items=catalogue.num_items,
+        user_raw_ids=np.asarray(user_raw_ids, dtype=str),
+        catalogue=catalogue,
+        timestamps=None if timestamps is None else timestamps[order].astype(np.int64))
+
+
+def _with_padding(values: Sequence[str]) -> np.ndarray:
+    """[len(values) + 1] strings with "" for the padding item in front."""
+    return np.asarray([""] + [str(value) for value in values], dtype=str)
+
+
+# ----------------------------------------------------------------------------------------------
+# MovieLens metadata.
+
+
+def split_title_and_year(title: str) -> tuple[str, str]:
+    """'Toy Story (1995)' -> ('Toy Story', '1995'); titles without a year keep year ''."""
+    match = _TITLE_WITH_YEAR.match(title.strip())
+    if match is None:
+        return title.strip(), ""
+    return match.group("title"), match.group("year")
+
+
+def read_movies_dat(movies_path: str | os.PathLike) -> dict[int, tuple[str, str, str]]:
+    """MovieID -> (title, year, genres joined by ', ') from ML-1M `movies.dat` (latin-1)."""
+    path = Path(movies_path)
+    text = _decode(_read_bytes(path), path, "latin-1")
+    movies = {}
+    expected = "'MovieID::Title (Year)::Genre|Genre'"
+    for line_number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        fields = line.split("::")
+        if len(fields) != 3:
+            raise _format_error(path, line_number,
+                                f"{len(fields)} fields instead of 3 in line", line, expected)
+        movie_id = _parse_one_integer(fields[0], path, line_number, line, expected)
+        title, year = split_title_and_year(fields[1])
+        movies[movie_id] = (title, year, ", ".join(g for g in fields[2].strip().split("|") if g))
+    return movies
+
+
+def _parse_one_integer(field: str, path: Path, line_number: int, line: str,
+                       expected: str) -> int:
+    if not field.strip().isdigit():
+        raise _format_error(path, line_number, "non-integer id in line", line, expected)
+    return int(field)
+
+
+def _movie_text_fields(original_ids: Sequence[str],
+                       movies: dict[int, tuple[str, str, str]]) -> dict[str, np.ndarray]:
+    """title/year/genres columns aligned with internal ids (padding row first)."""
+    rows = [movies.get(int(raw_id), ("", "", "")) if raw_id.isdigit() else ("", "", "")
+            for raw_id in original_ids]
+    return {name: _with_padding([row[column] for row in rows])
+            for column, name in enumerate(("title", "year", "genres"))}
+
+
+def _movie_catalogue(original_ids: Sequence[str],
+                     movies_path: str | os.PathLike | None) -> ItemCatalogue:
+    text_fields = {} if movies_path is None else _movie_text_fields(
+        original_ids, read_movies_dat(movies_path))
+    return ItemCatalogue(raw_ids=_with_padding(original_ids), text_fields=text_fields)
+
+
+# ----------------------------------------------------------------------------------------------
+# Readers.
+
+
+def _read_id_map(map_path: str | os.PathLike) -> dict[int, int]:
+    """benchmark id -> original id from a `benchmark_id original_id` file."""
+    path = Path(map_path)
+    raw = _read_bytes(path)
+    _decode(raw, path, "utf-8")
+    table, lines = _integer_table(raw, path, 2, "'benchmark_id original_id' integers")
+    distinct, first = np.unique(table[:, 0], return_index=True)
+    if len(distinct) != len(table):
+        duplicate_rows = np.setdiff1d(np.arange(len(table)), first)
+        line_number = int(lines[duplicate_rows[0]])
+        raise _format_error(path, line_number, "benchmark id listed twice in line",
+                            _line_text(raw, line_number), "each benchmark id once")
+    return dict(zip(table[:, 0].tolist(), table[:, 1].tolist()))
+
+
+def _mapped_raw_ids(benchmark_ids: np.ndarray, map_path: str | os.PathLike | None,
+                    data_path: Path, data_lines: np.ndarray, used_ids: np.ndarray) -> list[str]:
+    """Original ids (strings) for `benchmark_ids`; without a map, the benchmark ids themselves."""
+    if map_path is None:
+        return [str(i) for i in benchmark_ids.tolist()]
+    mapping = _read_id_map(map_path)
+    missing = np.flatnonzero(~np.isin(used_ids, np.fromiter(mapping, np.int64, len(mapping))))
+    if len(missing):
+        line_number = int(data_lines[missing[0]])
+        raise DataFormatError(
+            f"{data_path}: line {line_number}: id {int(used_ids[missing[0]])} is absent from "
+            f"{map_path}; expected every id of the data file in the id map")
+    return [str(mapping[i]) if i in mapping else str(i) for i in benchmark_ids.tolist()]
+
+
+def read_sasrec_file(path: str | os.PathLike, item_map_path: str | os.PathLike | None = None,
+                     movies_path: str | os.PathLike | None = None,
+                     user_map_path: str | os.PathLike | None = None) -> SequenceDataset:
+    """SASRec benchmark file (`user item` per line, time order); internal item id = benchmark id.
+
+    The id maps (`benchmark_id original_id`) restore original ids; with the item map,
+    `movies_path` (ML-1M movies.dat) adds titles, years and genres.
+    """
+    path = Path(path)
+    if movies_path is not None and item_map_path is None:
+        raise ValueError("read_sasrec_file: movies_path needs item_map_path to translate "
+                         "benchmark item ids into MovieLens MovieIDs")
+    raw = _read_bytes(path)
+    _decode(raw, path, "utf-8")
+    expected = "two integers 'user item' with ids >= 1"
+    table, lines = _integer_table(raw, path, 2, expected)
+    nonpositive = np.flatnonzero(table.min(axis=1) < 1)
+    if len(nonpositive):
+        line_number = int(lines[nonpositive[0]])
+        raise _format_error(path, line_number, "id 0 in line", _line_text(raw, line_number),
+                            expected)
+    user_ids, user_codes = _index_integer_ids(table[:, 0])
+    num_items = int(table[:, 1].max())
+    item_ids = np.arange(1, num_items + 1)
+    item_raw_ids = _mapped_raw_ids(item_ids, item_map_path, path, lines, table[:, 1])
+    user_raw_ids = _mapped_raw_ids(user_ids, user_map_path, path, lines, table[:, 0])
+    catalogue = _movie_catalogue(item_raw_ids, movies_path)
+    return _assemble(path.stem, user_codes, np.asarray(user_raw_ids), table[:, 1], catalogue,
+                     timestamps=None)
+
+
+def read_chrono_user_lines(path: str | os.PathLike,
+                           movies_path: str | os.PathLike | None = None) -> SequenceDataset:
+    """One line per user, `UserID MovieID MovieID ...` in time order (original ids).
+
+    Users keep the file's line order; internal item ids follow sorted MovieID.
+    """
+    path = Path(path)
+    raw = _read_bytes(path)
+    _decode(raw, path, "utf-8")
+    expected = "'UserID MovieID MovieID ...' (integers, at least one MovieID)"
+    tokens = _parse_integer_tokens(raw, path, expected)
+    lines, first_token, counts = np.unique(tokens.line_numbers, return_index=True,
+                                           return_counts=True)
+    too_short = np.flatnonzero(counts < 2)
+    if len(too_short):
+        line_number = int(lines[too_short[0]])
+        raise _format_error(path, line_number, "no MovieID in line",
+                            _line_text(raw, line_number), expected)
+    _check_distinct_users(tokens.values[first_token], lines, raw, path)
+    is_item = np.ones(len(tokens.values), dtype=bool)
+    is_item[first_token] = False
+    item_ids, item_codes = _index_integer_ids(tokens.values[is_item])
+    user_codes = np.repeat(np.arange(len(lines)), counts - 1)
+    catalogue = _movie_catalogue([str(i) for i in item_ids.tolist()], movies_path)
+    return _assemble(path.stem, user_codes, tokens.values[first_token].astype(str),
+                     item_codes + 1, catalogue, timestamps=None)
+
+
+def _check_distinct_users(user_ids: np.ndarray, lines: np.ndarray, raw: bytes,
+                          path: Path) -> None:
+    _, first = np.unique(user_ids, return_index=True)
+    if len(first) != len(user_ids):
+        line_number = int(lines[np.setdiff1d(np.arange(len(user_ids)), first)[0]])
+        raise _format_error(path, line_number, "UserID already had a line; repeated in line",
+                            _line_text(raw, line_number), "one line per user")
+
+
+def read_movielens_ratings(ratings_path: str | os.PathLike,
+                           movies_path: str | os.PathLike | None = None,
+                           min_rating: int | None = None) -> SequenceDataset:
+    """Official `ratings.dat` (`UserID::MovieID::Rating::Timestamp`), with timestamps.
+
+    Each user's events are sorted by timestamp (stable: ties keep file order); users and items
+    are numbered by sorted original id. `min_rating` keeps only ratings >= it.
+    """
+    path = Path(ratings_path)
+    raw = _read_bytes(path)
+    _decode(raw, path, "utf-8")
+    expected = "'UserID::MovieID::Rating::Timestamp' (4 integers)"
+    table, _ = _integer_table(raw, path, 4, expected, separator=b"::")
+    return _ratings_dataset(path.stem, table, min_rating,
+                            lambda ids: _movie_catalogue(ids, movies_path))
+
+
+def _ratings_dataset(name: str, table: np.ndarray, min_rating: int | None,
+                     make_catalogue) -> SequenceDataset:
+    """Dataset from int64 [num_events, 4] rows `user item rating timestamp` in file order."""
+    if min_rating is not None:
+        table = table[table[:, 2] >= min_rating]
+    user_ids, user_codes = _index_integer_ids(table[:, 0])
+    item_ids, item_codes = _index_integer_ids(table[:, 1])
+    catalogue = make_catalogue([str(i) for i in item_ids.tolist()])
+    return _assemble(name, user_codes, user_ids.astype(str), item_codes + 1, catalogue,
+                     timestamps=table[:, 3])
+
+
+def read_ml100k(u_data_path: str | os.PathLike,
+                u_item_path: str | os.PathLike | None = None) -> SequenceDataset:
+    """ML-100K `u.data` (tab-separated `user item rating timestamp`), stable-sorted by time.
+
+    With `u.item`, adds title/year/genres (genre names from a `u.genre` beside it if present).
+    """
+    path = Path(u_data_path)
+    raw = _read_bytes(path)
+    _decode(raw, path, "utf-8")
+    table, _ = _integer_table(raw, path, 4, "'user item rating timestamp' (4 integers)")
+
+    def make_catalogue(original_ids: list[str]) -> ItemCatalogue:
+        text_fields = {} if u_item_path is None else _movie_text_fields(
+            original_ids, read_ml100k_items(u_item_path))
+        return ItemCatalogue(raw_ids=_with_padding(original_ids), text_fields=text_fields)
+
+    return _ratings_dataset("ml-100k", table, None, make_catalogue)
+
+
+def read_ml100k_genres(u_genre_path: str | os.PathLike) -> tuple[str, ...]:
+    """Genre names in flag order from `u.genre` (`name|index` per line)."""
+    path = Path(u_genre_path)
+    text = _decode(_read_bytes(path), path, "latin-1")
+    names = {}
+    for line_number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        fields = line.split("|")
+        if len(fields) != 2 or not fields[1].strip().isdigit():
+            raise _format_error(path, line_number, "malformed line", line, "'name|index'")
+        names[int(fields[1])] = fields[0]
+    return tuple(names[i] for i in sorted(names))
+
+
+def read_ml100k_items(u_item_path: str | os.PathLike) -> dict[int, tuple[str, str, str]]:
+    """item id -> (title, year, genres joined by ', ') from ML-100K `u.item` (latin-1)."""
+    path = Path(u_item_path)
+    genre_path = path.with_name("u.genre")
+    genre_names = read_ml100k_genres(genre_path) if genre_path.is_file() else ML100K_GENRES
+    text = _decode(_read_bytes(path), path, "latin-1")
+    num_fields = 5 + len(genre_names)
+    expected = f"'id|title|release date|video date|url|' + {len(genre_names)} genre flags"
+    items = {}
+    for line_number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        fields = line.split("|")
+        if len(fields) != num_fields:
+            raise _format_error(path, line_number,
+                                f"{len(fields)} fields instead of {num_fields} in line", line,
+                                expected)
+        item_id = _parse_one_integer(fields[0], path, line_number, line, expected)
+        title, year = split_title_and_year(fields[1])
+        if not year and len(fields[2]) >= 4 and fields[2][-4:].isdigit():
+            year = fields[2][-4:]
+        genres = ", ".join(name for name, flag in zip(genre_names, fields[5:]) if flag == "1")
+        items[item_id] = (title, year, genres)
+    return items
+
+
+# ----------------------------------------------------------------------------------------------
+# Generic delimited format.
+
+
+@dataclasses.dataclass(frozen=True)
+class _InteractionColumns:
+    """String columns of an interactions file; line_numbers: int64 [num_rows], 1-based."""
+
+    users: np.ndarray
+    items: np.ndarray
+    timestamps: list[str] | None
+    line_numbers: np.ndarray
+
+
+@dataclasses.dataclass(frozen=True)
+class _DelimitedLines:
+    """Non-blank lines of a delimited file: header fields (or None), row texts, line numbers."""
+
+    header: list[str] | None
+    header_line_number: int
+    rows: list[str]
+    line_numbers: np.ndarray
+
+
+def _delimited_lines(text: str, path: Path, delimiter: str, has_header: bool
+                     ) -> _DelimitedLines:
+    """Split into lines, dropping blank ones (the per-line work runs in C via map)."""
+    lines = text.replace("\r\n", "\n").split("\n")
+    blank = np.fromiter(map(str.isspace, lines), dtype=bool, count=len(lines))
+    blank |= np.fromiter(map(len, lines), dtype=np.int64, count=len(lines)) == 0
+    line_numbers = np.flatnonzero(~blank) + 1
+    if not len(line_numbers):
+        raise DataFormatError(f"{path}: line 1: the file is empty; expected at least one record")
+    kept = lines if not blank.any() else list(itertools.compress(lines, ~blank))
+    if not has_header:
+        return _DelimitedLines(None, 0, kept, line_numbers)
+    header = [field.strip() for field in kept[0].split(delimiter)]
+    return _DelimitedLines(header, int(line_numbers[0]), kept[1:], line_numbers[1:])
+
+
+def _interaction_column_positions(lines: _DelimitedLines, path: Path, delimiter: str
+                                  ) -> tuple[int, int, int | None, int]:
+    """(user, item, timestamp or None, column count) positions in each row."""
+    if lines.header is None:  # Positional: every row has 2 columns, or every row has 3.
+        width = 3 if lines.rows[0].count(delimiter) == 2 else 2
+        return 0, 1, (2 if width == 3 else None), width
+    header = lines.header
+    missing = [name for name in ("user", "item") if name not in header]
+    if missing:
+        raise _format_error(path, lines.header_line_number, f"header lacks column(s) {missing}",
+                            delimiter.join(header),
+                            "a header naming 'user' and 'item' (optionally 'timestamp')")
+    timestamp = header.index("timestamp") if "timestamp" in header else None
+    return header.index("user"), header.index("item"), timestamp, len(header)
+
+
+def _read_interaction_columns(path: Path, delimiter: str, has_header: bool
+                              ) -> _InteractionColumns:
+    if len(delimiter) != 1 or delimiter in "\r\n":
+        raise ValueError(f"delimiter must be one character other than a newline, got "
+                         f"{delimiter!r}")
+    text = _decode(_read_bytes(path), path, "utf-8")
+    lines = _delimited_lines(text, path, delimiter, has_header)
+    if not lines.rows:
+        raise DataFormatError(f"{path}: line {lines.header_line_number + 1}: no interactions "
+                              f"after the header; expected 'user{delimiter}item' lines")
+    user_column, item_column, timestamp_column, width = _interaction_column_positions(
+        lines, path, delimiter)
+    expected = (f"{width} {delimiter!r}-separated columns ("
+                f"{delimiter.join(lines.header) if lines.header else 'user, item[, timestamp]'})")
+    counts = np.fromiter(map(str.count, lines.rows, itertools.repeat(delimiter)),
+                         dtype=np.int64, count=len(lines.rows)) + 1
+    wrong = np.flatnonzero(counts != width)
+    if len(wrong):
+        row = int(wrong[0])
+        raise _format_error(path, int(lines.line_numbers[row]), f"{counts[row]} columns in line",
+                            lines.rows[row], expected)
+    fields = delimiter.join(lines.rows).split(delimiter)
+    fields = list(map(str.strip, fields))
+    users, items = np.asarray(fields[user_column::width]), np.asarray(fields[item_column::width])
+    empty = np.flatnonzero((users == "") | (items == ""))
+    if len(empty):
+        row = int(empty[0])
+        raise _format_error(path, int(lines.line_numbers[row]), "empty user or item id in line",
+                            lines.rows[row], expected)
+    return _InteractionColumns(
+        users=users, items=items,
+        timestamps=None if timestamp_column is None else fields[timestamp_column::width],
+        line_numbers=lines.line_numbers.astype(np.int64))
+
+
+def _parse_timestamps(values: list[str], path: Path, line_numbers: np.ndarray) -> np.ndarray:
+    """int64 [num_events]; a non-integer value raises DataFormatError with its line."""
+    try:
+        return np.fromiter(map(int, values), dtype=np.int64, count=len(values))
+    except (ValueError, OverflowError):
+        for index, value in enumerate(values):
+            if not re.fullmatch(r"[+-]?\d{1,18}", value):
+                raise _format_error(path, int(line_numbers[index]), "non-integer timestamp",
+                                    value, "an integer timestamp (e.g. Unix seconds)") from None
+        raise
+
+
+def _codes_in_first_appearance_order(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values ordered by first appearance and each input's 0-based code."""
+    distinct, first, codes = np.unique(values, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return distinct[order], rank[codes.reshape(-1)]
+
+
+def read_items_table(items_path: str | os.PathLike, delimiter: str = ",",
+                     text_columns: Sequence[str] | None = None
+                     ) -> tuple[list[str], dict[str, list[str]]]:
+    """(item ids in row order, text column -> values) from a delimited table with a header."""
+    path = Path(items_path)
+    text = _decode(_read_bytes(path), path, "utf-8")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    rows = [(reader.line_num, row) for row in reader if any(field.strip() for field in row)]
+    header = [field.strip() for field in rows[0][1]]
+    if "item" not in header:
+        raise _format_error(path, rows[0][0], "header lacks an 'item' column",
+                            delimiter.join(header), "a header with an 'item' column")
+    columns = [c for c in header if c != "item"] if text_columns is None else list(text_columns)
+    unknown = [c for c in columns if c not in header]
+    if unknown:
+        raise _format_error(path, rows[0][0], f"header lacks text column(s) {unknown}",
+                            delimiter.join(header), f"columns {columns}")
+    item_ids, values = [], {c: [] for c in columns}
+    seen = {}
+    for line_number, row in rows[1:]:
+        if len(row) != len(header):
+            raise _format_error(path, line_number, f"{len(row)} columns instead of "
+                                f"{len(header)} in line", delimiter.join(row),
+                                f"columns {header}")
+        item_id = row[header.index("item")].strip()
+        if item_id in seen:
+            raise _format_error(path, line_number, "item listed twice", item_id,
+                                f"each item once (first at line {seen[item_id]})")
+        seen[item_id] = line_number
+        item_ids.append(item_id)
+        for column in columns:
+            values[column].append(row[header.index(column)].strip())
+    return item_ids, values
+
+
+def _generic_catalogue(interactions: _InteractionColumns, path: Path,
+                       items_path: str | os.PathLike | None, delimiter: str,
+                       text_columns: Sequence[str] | None) -> tuple[ItemCatalogue, np.ndarray]:
+    """Catalogue and int32 [num_events] internal item ids of the interactions."""
+    if items_path is None:
+        distinct, codes = _codes_in_first_appearance_order(interactions.items)
+        return ItemCatalogue(raw_ids=_with_padding(distinct.tolist())), codes + 1
+    item_ids, text_values = read_items_table(items_path, delimiter, text_columns)
+    known = np.asarray(item_ids + [""])  # The sentinel "" never matches (ids are non-empty).
+    sorter = np.argsort(known)
+    position = np.minimum(np.searchsorted(known, interactions.items, sorter=sorter),
+                          len(known) - 1)
+    found = known[sorter[position]] == interactions.items
+    if not found.all():
+        row = int(np.flatnonzero(~found)[0])
+        raise _format_error(path, int(interactions.line_numbers[row]),
+                            f"item absent from {items_path}", str(interactions.items[row]),
+                            "every interacted item to have a row in the items table")
+    catalogue = ItemCatalogue(raw_ids=_with_padding(item_ids),
+                              text_fields={c: _with_padding(v) for c, v in text_values.items()})
+    return catalogue, sorter[position] + 1
+
+
+def read_generic(interactions_path: str | os.PathLike,
+                 items_path: str | os.PathLike | None = None, delimiter: str = ",",
+                 text_columns: Sequence[str] | None = None,
+                 has_header: bool = True) -> SequenceDataset:
+    """The generic delimited format described in this module's docstring."""
+    path = Path(interactions_path)
+    interactions = _read_interaction_columns(path, delimiter, has_header)
+    timestamps = None if interactions.timestamps is None else _parse_timestamps(
+        interactions.timestamps, path, interactions.line_numbers)
+    catalogue, items = _generic_catalogue(interactions, path, items_path, delimiter,
+                                          text_columns)
+    user_raw_ids, user_codes = _codes_in_first_appearance_order(interactions.users)
+    return _assemble(path.stem, user_codes, user_raw_ids, items, catalogue, timestamps)

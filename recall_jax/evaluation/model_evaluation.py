@@ -1,0 +1,74 @@
+"""Full-ranking evaluation of a trained two-tower model on an EvaluationSet."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+
+import jax
+import numpy as np
+
+from recall_jax.data.pipeline import bucket_for_lengths, evaluation_inputs
+from recall_jax.data.splits import EvaluationSet
+from recall_jax.evaluation.full_ranking import RankingResult, rank_all_items
+from recall_jax.evaluation.metrics import ranking_metrics
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _last_position_vectors(model, params, item_ids: jax.Array) -> jax.Array:
+    """[batch, seq_len] ids -> [batch, dim] user vector at the last position."""
+    return model.apply({"params": params}, item_ids, method=model.encode_users)[:, -1]
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _item_vectors(model, params) -> jax.Array:
+    return model.apply({"params": params}, method=model.item_vectors)
+
+
+def encode_histories(encode_last: Callable[[np.ndarray], jax.Array], inputs: np.ndarray,
+                     batch_size: int, bucket_lengths: Sequence[int]) -> np.ndarray:
+    """User vectors [num_users, dim] from left-padded inputs [num_users, max_len].
+
+    Users are grouped by history length so short histories run on narrow tensors; every batch is
+    padded to `batch_size` rows so each bucket width compiles once.
+    """
+    max_len = inputs.shape[1]
+    widths = tuple(sorted(set(bucket_lengths) | {max_len}))
+    lengths = np.sum(inputs != 0, axis=1)
+    bucket = bucket_for_lengths(lengths, widths)
+    vectors = None
+    for index, width in enumerate(widths):
+        users = np.flatnonzero(bucket == index)
+        for start in range(0, len(users), batch_size):
+            rows = users[start:start + batch_size]
+            batch = np.zeros((batch_size, width), np.int32)
+            batch[:len(rows)] = inputs[rows, max_len - width:]
+            out = np.asarray(encode_last(batch))[:len(rows)]
+            if vectors is None:
+                vectors = np.zeros((len(inputs), out.shape[-1]), np.float32)
+            vectors[rows] = out
+    return vectors
+
+
+def evaluate_vectors(user_vectors: np.ndarray, item_vectors: np.ndarray,
+                     evaluation_set: EvaluationSet, exclude_history: bool, ks: Sequence[int],
+                     user_chunk: int = 1024) -> tuple[dict[str, float], RankingResult]:
+    """Rank every item for every user; metrics at each K (history removed when asked)."""
+    histories = evaluation_set.histories
+    result = rank_all_items(
+        user_vectors, item_vectors, evaluation_set.targets,
+        exclude_offsets=histories.offsets if exclude_history else None,
+        exclude_items=histories.items if exclude_history else None,
+        max_k=max(ks), user_chunk=user_chunk)
+    return ranking_metrics(result, ks=tuple(ks), num_items=histories.num_items), result
+
+
+def evaluate_model(model, params, evaluation_set: EvaluationSet, eval_config,
+                   bucket_lengths: Sequence[int]) -> tuple[dict[str, float], RankingResult]:
+    """Encode each history's last position, then rank the whole catalogue."""
+    inputs = evaluation_inputs(evaluation_set.histories, model.max_len)
+    user_vectors = encode_histories(lambda ids: _last_position_vectors(model, params, ids),
+                                    inputs, eval_config.batch_size, bucket_lengths)
+    item_vectors = np.asarray(_item_vectors(model, params))
+    return evaluate_vectors(user_vectors, item_vectors, evaluation_set,
+                            eval_config.exclude_history, eval_config.ks, eval_config.user_chunk)

@@ -1,0 +1,39 @@
+"""Entry point: python -m recall_jax.main --config experiments/configs/<name>.py --workdir <dir>."""
+
+from __future__ import annotations
+
+import logging as python_logging
+import pathlib
+import sys
+
+import jax
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+from recall_jax.train import trainer
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("workdir", None, "Where checkpoints, metrics and the results table go.")
+config_flags.DEFINE_config_file("config", None, "An experiments/configs/*.py file.",
+                                lock_config=True)
+flags.mark_flags_as_required(["config", "workdir"])
+
+
+def main(argv):
+    del argv
+    # orbax logs every save and restore at INFO; keep the run's own log readable.
+    python_logging.getLogger("absl").addFilter(
+        lambda record: not record.pathname.split("/")[-3:-2] == ["orbax"]
+        and "orbax" not in record.pathname)
+    logging.info("JAX %s on %s (%d processes)", jax.__version__, jax.default_backend(),
+                 jax.process_count())
+    config = FLAGS.config
+    with config.unlocked():
+        config.command = " ".join(["python -m recall_jax.main"] + sys.argv[1:])
+    trainer.train_and_evaluate(config, FLAGS.workdir)
+    if jax.process_index() == 0:
+        print((pathlib.Path(FLAGS.workdir) / "results.md").read_text())
+
+
+if __name__ == "__main__":
+    app.run(main)

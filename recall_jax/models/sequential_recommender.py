@@ -1,0 +1,90 @@
+"""Two-tower sequential recommender: a Transformer behaviour encoder and an item tower.
+
+The behaviour encoder reads item ids in time order (left-padded with 0) and emits a user vector at
+every position; the item tower turns every catalogue id into a vector in the same space.
+Scores are dot products, or cosines divided by a temperature when `normalize` is set.
+"""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from recall_jax.data.dataset import PADDING_ITEM
+from recall_jax.models.transformer import TransformerBlock
+
+
+def attention_mask(item_ids: jax.Array, causal: bool) -> jax.Array:
+    """[batch, 1, seq_len, seq_len] boolean: query i may attend key j (key not padding, j <= i if causal)."""
+    key_is_item = (item_ids != PADDING_ITEM)[:, None, None, :]
+    if not causal:
+        return key_is_item
+    seq_len = item_ids.shape[1]
+    lower = jnp.tril(jnp.ones((seq_len, seq_len), dtype=bool))[None, None]
+    # A query may always see itself, so padded queries never get an all-masked row.
+    diagonal = jnp.eye(seq_len, dtype=bool)[None, None]
+    return (lower & key_is_item) | diagonal
+
+
+class SequentialRecommender(nn.Module):
+    """SASRec-style (causal) or BERT-style (bidirectional) encoder with a tied or separate item tower."""
+
+    num_items: int
+    max_len: int
+    embed_dim: int = 64
+    num_blocks: int = 2
+    num_heads: int = 1
+    mlp_ratio: int = 4
+    dropout_rate: float = 0.2
+    causal: bool = True
+    tie_item_embeddings: bool = True
+    normalize: bool = False
+    temperature: float = 0.05
+
+    def setup(self):
+        init = nn.initializers.normal(stddev=0.02)
+        # Row 0 is padding (and, for the cloze objective, num_items + 1 is the [MASK] token).
+        self.item_embedding = nn.Embed(self.num_items + 2, self.embed_dim, embedding_init=init)
+        self.position_embedding = nn.Embed(self.max_len, self.embed_dim, embedding_init=init)
+        if not self.tie_item_embeddings:
+            self.output_item_embedding = nn.Embed(self.num_items + 1, self.embed_dim,
+                                                  embedding_init=init)
+        self.input_dropout = nn.Dropout(self.dropout_rate)
+        self.blocks = [TransformerBlock(self.num_heads, self.mlp_ratio * self.embed_dim,
+                                        self.dropout_rate, name=f"block_{i}")
+                       for i in range(self.num_blocks)]
+        self.final_norm = nn.LayerNorm(epsilon=1e-6)
+
+    def encode_users(self, item_ids: jax.Array, deterministic: bool = True) -> jax.Array:
+        """item_ids: [batch, seq_len] -> user vectors [batch, seq_len, embed_dim] (one per position)."""
+        seq_len = item_ids.shape[1]
+        x = self.item_embedding(item_ids) * jnp.sqrt(self.embed_dim).astype(jnp.float32)
+        x = x + self.position_embedding(jnp.arange(self.max_len - seq_len, self.max_len))[None]
+        x = self.input_dropout(x, deterministic=deterministic)
+        is_item = (item_ids != PADDING_ITEM)[..., None]
+        x = x * is_item
+        mask = attention_mask(item_ids, self.causal)
+        for block in self.blocks:
+            x = block(x, mask, deterministic) * is_item
+        x = self.final_norm(x)
+        return self._project(x)
+
+    def item_vectors(self) -> jax.Array:
+        """[num_items + 1, embed_dim] vectors of every catalogue id (row 0 = padding, never ranked)."""
+        if self.tie_item_embeddings:
+            table = self.item_embedding.embedding[: self.num_items + 1]
+        else:
+            table = self.output_item_embedding.embedding
+        return self._project(table)
+
+    def _project(self, vectors: jax.Array) -> jax.Array:
+        if not self.normalize:
+            return vectors
+        vectors = vectors / jnp.maximum(jnp.linalg.norm(vectors, axis=-1, keepdims=True), 1e-6)
+        # Dividing both towers by sqrt(temperature) makes dot products cosine / temperature.
+        return vectors / jnp.sqrt(self.temperature)
+
+    def __call__(self, item_ids: jax.Array, deterministic: bool = True):
+        """Returns (user vectors [batch, seq_len, dim], item vectors [num_items + 1, dim])."""
+        return self.encode_users(item_ids, deterministic), self.item_vectors()

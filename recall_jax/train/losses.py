@@ -1,0 +1,125 @@
+"""Two-tower training objectives over next-item targets.
+
+Every loss takes user vectors `users` [batch, seq_len, dim], item vectors `items`
+[num_items + 1, dim] (row 0 = padding, never a candidate) and `targets` [batch, seq_len] (0 = no
+loss at that position), and returns the mean loss over positions with a target.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+
+from recall_jax.data.dataset import PADDING_ITEM
+
+NEGATIVE_INFINITY = -1e30
+
+
+def _masked_mean(values: jax.Array, mask: jax.Array) -> jax.Array:
+    return jnp.sum(values * mask) / jnp.maximum(jnp.sum(mask), 1.0)
+
+
+def full_softmax_loss(users: jax.Array, items: jax.Array, targets: jax.Array,
+                      rng: jax.Array | None = None) -> jax.Array:
+    """Cross-entropy over the whole catalogue (the padding item is excluded from the softmax)."""
+    del rng
+    logits = jnp.einsum("bld,nd->bln", users, items)
+    logits = logits.at[..., PADDING_ITEM].set(NEGATIVE_INFINITY)
+    log_normaliser = jax.nn.logsumexp(logits, axis=-1)
+    target_logits = jnp.take_along_axis(logits, targets[..., None], axis=-1)[..., 0]
+    mask = (targets != PADDING_ITEM).astype(users.dtype)
+    return _masked_mean(log_normaliser - target_logits, mask)
+
+
+def binary_cross_entropy_loss(users: jax.Array, items: jax.Array, targets: jax.Array,
+                              rng: jax.Array) -> jax.Array:
+    """Original SASRec loss: each target against one uniformly drawn other item."""
+    num_items = items.shape[0] - 1
+    negatives = jax.random.randint(rng, targets.shape, 1, num_items)  # 1..num_items-1
+    negatives = jnp.where(negatives >= targets, negatives + 1, negatives)  # skip the target
+    positive_logits = jnp.sum(users * items[targets], axis=-1)
+    negative_logits = jnp.sum(users * items[negatives], axis=-1)
+    losses = -jax.nn.log_sigmoid(positive_logits) - jax.nn.log_sigmoid(-negative_logits)
+    return _masked_mean(losses, (targets != PADDING_ITEM).astype(users.dtype))
+
+
+def logq_corrected_logits(logits: jax.Array, log_sampling_probability: jax.Array) -> jax.Array:
+    """Sampled-softmax correction: score - log Q(item), Q = the item's chance of being a candidate."""
+    return logits - log_sampling_probability
+
+
+def sampled_softmax_loss(users: jax.Array, items: jax.Array, targets: jax.Array, rng: jax.Array,
+                         *, log_item_probability: jax.Array, num_sampled: int,
+                         num_in_batch: int, sampler: str = "uniform",
+                         logq_correction: bool = True) -> jax.Array:
+    """Softmax over the target plus shared negatives, with logQ correction.
+
+    Negatives: `num_sampled` items drawn with replacement from `sampler` ("uniform", or
+    "popularity" following `log_item_probability` [num_items + 1], the training frequency) plus
+    `num_in_batch` targets of other positions in the batch (positions drawn uniformly, so an item's
+    chance follows its frequency). Q(item) = expected number of times the item is a candidate; it
+    corrects target and negative logits alike. A candidate equal to the position's own target is
+    an accidental hit and is removed, never counted as a negative.
+    """
+    num_items = items.shape[0] - 1
+    if sampler == "uniform":
+        sampler_probability = jnp.full((num_items + 1,), 1.0 / num_items).at[PADDING_ITEM].set(0.0)
+    elif sampler == "popularity":
+        sampler_probability = jnp.exp(log_item_probability)
+    else:
+        raise ValueError(f"unknown negative sampler {sampler!r}: use 'uniform' or 'popularity'")
+    if not (num_sampled or num_in_batch):
+        raise ValueError("sampled softmax needs num_sampled > 0 or num_in_batch > 0")
+    expected_count = (num_sampled * sampler_probability
+                      + num_in_batch * jnp.exp(log_item_probability))
+    log_q = jnp.log(jnp.maximum(expected_count, 1e-30))  # [num_items + 1]
+
+    sampled_rng, in_batch_rng = jax.random.split(rng)
+    candidates = []
+    if num_sampled:
+        candidates.append(jax.random.categorical(
+            sampled_rng, jnp.log(jnp.maximum(sampler_probability, 1e-30)).at[PADDING_ITEM].set(
+                NEGATIVE_INFINITY), shape=(num_sampled,)))
+    if num_in_batch:
+        flat_targets = targets.reshape(-1)
+        weights = jnp.where(flat_targets != PADDING_ITEM, 0.0, NEGATIVE_INFINITY)
+        positions = jax.random.categorical(in_batch_rng, weights, shape=(num_in_batch,))
+        candidates.append(flat_targets[positions])
+    candidates = jnp.concatenate(candidates)  # [num_candidates]
+
+    target_logits = jnp.sum(users * items[targets], axis=-1)  # [batch, seq_len]
+    negative_logits = jnp.einsum("bld,md->blm", users, items[candidates])
+    if logq_correction:
+        target_logits = logq_corrected_logits(target_logits, log_q[targets])
+        negative_logits = logq_corrected_logits(negative_logits, log_q[candidates])
+    accidental_hit = candidates[None, None, :] == targets[..., None]
+    negative_logits = jnp.where(accidental_hit, NEGATIVE_INFINITY, negative_logits)
+    logits = jnp.concatenate([target_logits[..., None], negative_logits], axis=-1)
+    losses = jax.nn.logsumexp(logits, axis=-1) - logits[..., 0]
+    return _masked_mean(losses, (targets != PADDING_ITEM).astype(users.dtype))
+
+
+LossFunction = Callable[[jax.Array, jax.Array, jax.Array, jax.Array], jax.Array]
+
+
+def make_loss(loss_config, log_item_probability: jax.Array | None = None) -> LossFunction:
+    """The loss named by `loss_config.name`: full_softmax | sampled_softmax | binary_cross_entropy."""
+    name = loss_config.name
+    if name == "full_softmax":
+        return full_softmax_loss
+    if name == "binary_cross_entropy":
+        return binary_cross_entropy_loss
+    if name == "sampled_softmax":
+        if log_item_probability is None:
+            raise ValueError("sampled_softmax needs item log-probabilities (training popularity)")
+
+        def loss(users, items, targets, rng):
+            return sampled_softmax_loss(
+                users, items, targets, rng, log_item_probability=log_item_probability,
+                num_sampled=loss_config.num_sampled, num_in_batch=loss_config.num_in_batch,
+                sampler=loss_config.sampler, logq_correction=loss_config.logq_correction)
+        return loss
+    raise ValueError(f"unknown loss {name!r}: use full_softmax, sampled_softmax or "
+                     "binary_cross_entropy")
