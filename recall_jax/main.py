@@ -6,11 +6,15 @@ import logging as python_logging
 import pathlib
 import sys
 
-import jax
-from absl import app, flags, logging
-from ml_collections import config_flags
+from recall_jax.platform import split_cpu_into_core_devices
 
-from recall_jax.train import trainer
+split_cpu_into_core_devices()
+
+import jax  # noqa: E402  (after the device split above)
+from absl import app, flags, logging  # noqa: E402
+from ml_collections import config_flags  # noqa: E402
+
+from recall_jax.train import trainer  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Where checkpoints, metrics and the results table go.")
@@ -35,5 +39,10 @@ def main(argv):
         print((pathlib.Path(FLAGS.workdir) / "results.md").read_text())
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """Console-script entry point (`recall-jax --config ... --workdir ...`)."""
     app.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -9,19 +9,19 @@ import pytest
 
 from recall_jax.data import readers
 
-DEFAULT_DATA_ROOT = Path("/work/shared/data")
+DEFAULT_DATA_ROOT = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 @pytest.fixture(scope="session")
 def data_root() -> Path:
-    """$RECALL_JAX_DATA, else /work/shared/data; fails (never skips) when the data is absent."""
+    """$RECALL_JAX_DATA, else ../shared/data beside the repository; fails (never skips) when the data is absent."""
     root = Path(os.environ.get("RECALL_JAX_DATA") or DEFAULT_DATA_ROOT)
     needed = [root / "ml-1m" / "ml-1m.txt", root / "ml-1m" / "ml-1m-chrono-all.txt",
               root / "ml-100k" / "u.data"]
     missing = [str(path) for path in needed if not path.is_file()]
     if missing:
         pytest.fail(f"real test data missing: {missing}. Set RECALL_JAX_DATA to the folder "
-                    f"holding ml-1m/ and ml-100k/ (see /work/shared/data/README.md).",
+                    f"holding ml-1m/ and ml-100k/ (see ../shared/data/README.md).",
                     pytrace=False)
     return root
 

@@ -22,6 +22,8 @@ def get_config() -> ml_collections.ConfigDict:
     config.model.num_heads = 1
     config.model.mlp_ratio = 4
     config.model.dropout_rate = 0.2
+    config.model.attention_dropout_rate = 0.0
+    config.model.activation = "gelu"  # | "gelu_tanh" | "relu"
     config.model.tie_item_embeddings = True
     config.model.normalize = False  # True: cosine scores divided by temperature
     config.model.temperature = 0.05
@@ -45,10 +47,11 @@ def get_config() -> ml_collections.ConfigDict:
     config.train = ml_collections.ConfigDict()
     config.train.num_epochs = 100
     config.train.batch_size = 128
-    config.train.bucket_lengths = (32, 64, 128, 200)
+    config.train.bucket_lengths = (16, 32, 48, 64, 96, 128, 160, 200)
     config.train.eval_every_epochs = 1
     config.train.selection_metric = "NDCG@10"
     config.train.early_stopping_patience = 10
+    config.train.max_train_minutes = 0.0  # > 0: no new epoch starts once this much was trained
     config.train.checkpoints_to_keep = 2
     config.train.log_every_steps = 20
     config.train.progress_bar = True

@@ -9,4 +9,6 @@ from experiments.configs import default
 def get_config():
     config = default.get_config()
     config.data.name = "ml-1m-chrono-all"
+    config.train.num_epochs = 80
+    config.train.max_train_minutes = 50.0
     return config

@@ -34,8 +34,8 @@ def _get(config: ml_collections.ConfigDict, field: str, default: Any = None) -> 
 
 
 def _folder(config: ml_collections.ConfigDict, dataset: str, required: tuple[str, ...]) -> Path:
-    return ensure_dataset(dataset, data_root=config.get("root"),
-                          cache_dir=config.get("cache_dir"), required_files=required)
+    return ensure_dataset(dataset, data_root=config.get("root") or None,
+                          cache_dir=config.get("cache_dir") or None, required_files=required)
 
 
 def _optional(folder: Path, file_name: str) -> Path | None:

@@ -12,6 +12,7 @@ from recall_jax.data.pipeline import bucket_for_lengths, evaluation_inputs
 from recall_jax.data.splits import EvaluationSet
 from recall_jax.evaluation.full_ranking import RankingResult, rank_all_items
 from recall_jax.evaluation.metrics import ranking_metrics
+from recall_jax.train import sharding
 
 
 @functools.partial(jax.jit, static_argnums=0)
@@ -20,13 +21,36 @@ def _last_position_vectors(model, params, item_ids: jax.Array) -> jax.Array:
     return model.apply({"params": params}, item_ids, method=model.encode_users)[:, -1]
 
 
+def _last_position_vectors_on_mesh(mesh, model, params, item_ids: jax.Array) -> jax.Array:
+    with jax.set_mesh(mesh):
+        return _replicated_last_position_vectors(mesh, model, params, item_ids)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _replicated_last_position_vectors(mesh, model, params, item_ids):
+    vectors = _last_position_vectors(model, params, item_ids)
+    # Gathered on every device, so every host can read the whole batch.
+    return jax.lax.with_sharding_constraint(vectors, sharding.replicated(mesh))
+
+
 @functools.partial(jax.jit, static_argnums=0)
 def _item_vectors(model, params) -> jax.Array:
     return model.apply({"params": params}, method=model.item_vectors)
 
 
+def spread_over_mesh(batch: np.ndarray, mesh: jax.sharding.Mesh | None) -> jax.Array | np.ndarray:
+    """A host-complete batch as a global array split over the mesh's data axis (when it divides)."""
+    if mesh is None:
+        return batch
+    batch_sharding = sharding.batch_sharding(mesh)
+    if batch.shape[0] % mesh.shape[sharding.DATA_AXIS]:
+        return batch
+    return jax.make_array_from_callback(batch.shape, batch_sharding, lambda index: batch[index])
+
+
 def encode_histories(encode_last: Callable[[np.ndarray], jax.Array], inputs: np.ndarray,
-                     batch_size: int, bucket_lengths: Sequence[int]) -> np.ndarray:
+                     batch_size: int, bucket_lengths: Sequence[int],
+                     mesh: jax.sharding.Mesh | None = None) -> np.ndarray:
     """User vectors [num_users, dim] from left-padded inputs [num_users, max_len].
 
     Users are grouped by history length so short histories run on narrow tensors; every batch is
@@ -43,7 +67,7 @@ def encode_histories(encode_last: Callable[[np.ndarray], jax.Array], inputs: np.
             rows = users[start:start + batch_size]
             batch = np.zeros((batch_size, width), np.int32)
             batch[:len(rows)] = inputs[rows, max_len - width:]
-            out = np.asarray(encode_last(batch))[:len(rows)]
+            out = np.asarray(encode_last(spread_over_mesh(batch, mesh)))[:len(rows)]
             if vectors is None:
                 vectors = np.zeros((len(inputs), out.shape[-1]), np.float32)
             vectors[rows] = out
@@ -64,11 +88,15 @@ def evaluate_vectors(user_vectors: np.ndarray, item_vectors: np.ndarray,
 
 
 def evaluate_model(model, params, evaluation_set: EvaluationSet, eval_config,
-                   bucket_lengths: Sequence[int]) -> tuple[dict[str, float], RankingResult]:
-    """Encode each history's last position, then rank the whole catalogue."""
+                   bucket_lengths: Sequence[int], mesh: jax.sharding.Mesh | None = None
+                   ) -> tuple[dict[str, float], RankingResult]:
+    """Encode each history's last position (split over `mesh`), then rank the whole catalogue."""
     inputs = evaluation_inputs(evaluation_set.histories, model.max_len)
-    user_vectors = encode_histories(lambda ids: _last_position_vectors(model, params, ids),
-                                    inputs, eval_config.batch_size, bucket_lengths)
+    encode = _last_position_vectors
+    if mesh is not None:
+        encode = functools.partial(_last_position_vectors_on_mesh, mesh)
+    user_vectors = encode_histories(lambda ids: encode(model, params, ids),
+                                    inputs, eval_config.batch_size, bucket_lengths, mesh)
     item_vectors = np.asarray(_item_vectors(model, params))
     return evaluate_vectors(user_vectors, item_vectors, evaluation_set,
                             eval_config.exclude_history, eval_config.ks, eval_config.user_chunk)

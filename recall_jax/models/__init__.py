@@ -15,6 +15,8 @@ def build_model(model_config, num_items: int) -> SequentialRecommender:
         num_items=num_items, max_len=model_config.max_len, embed_dim=model_config.embed_dim,
         num_blocks=model_config.num_blocks, num_heads=model_config.num_heads,
         mlp_ratio=model_config.mlp_ratio, dropout_rate=model_config.dropout_rate,
+        attention_dropout_rate=model_config.get("attention_dropout_rate", 0.0),
+        activation=model_config.get("activation", "gelu"),
         causal=ENCODER_IS_CAUSAL[model_config.name],
         tie_item_embeddings=model_config.tie_item_embeddings,
         normalize=model_config.normalize, temperature=model_config.temperature)

@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 
 from recall_jax.data.dataset import PADDING_ITEM
+from recall_jax.models.dropout import ByteDropout
 from recall_jax.models.transformer import TransformerBlock
 
 
@@ -37,6 +38,8 @@ class SequentialRecommender(nn.Module):
     num_heads: int = 1
     mlp_ratio: int = 4
     dropout_rate: float = 0.2
+    attention_dropout_rate: float = 0.0
+    activation: str = "gelu"
     causal: bool = True
     tie_item_embeddings: bool = True
     normalize: bool = False
@@ -50,9 +53,10 @@ class SequentialRecommender(nn.Module):
         if not self.tie_item_embeddings:
             self.output_item_embedding = nn.Embed(self.num_items + 1, self.embed_dim,
                                                   embedding_init=init)
-        self.input_dropout = nn.Dropout(self.dropout_rate)
+        self.input_dropout = ByteDropout(self.dropout_rate)
         self.blocks = [TransformerBlock(self.num_heads, self.mlp_ratio * self.embed_dim,
-                                        self.dropout_rate, name=f"block_{i}")
+                                        self.dropout_rate, self.attention_dropout_rate,
+                                        self.activation, name=f"block_{i}")
                        for i in range(self.num_blocks)]
         self.final_norm = nn.LayerNorm(epsilon=1e-6)
 

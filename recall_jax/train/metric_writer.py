@@ -22,7 +22,8 @@ class MetricWriter:
             stream.write(json.dumps({"step": int(step), **{k: float(v) for k, v in scalars.items()}})
                          + "\n")
         for name, value in scalars.items():
-            self._tensorboard.add_scalar(name, float(value), int(step))
+            # TensorBoard tag names allow [A-Za-z0-9_./-]: "HR@10" is written as "HR_at_10".
+            self._tensorboard.add_scalar(name.replace("@", "_at_"), float(value), int(step))
 
     def close(self) -> None:
         if self._tensorboard is not None:

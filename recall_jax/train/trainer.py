@@ -155,6 +155,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
         if epochs_without_gain >= config.train.early_stopping_patience:
             logging.info("early stop: no validation gain for %d evaluations", epochs_without_gain)
             break
+        budget_minutes = config.train.get("max_train_minutes", 0)
+        if budget_minutes and progress["train_seconds"] >= 60 * budget_minutes:
+            logging.info("stop: training time budget of %.0f min spent", budget_minutes)
+            break
         epoch_start = time.perf_counter()
         losses = []
         bar = tqdm(batches.epoch(epoch), total=steps_per_epoch, desc=f"epoch {epoch}",
@@ -185,7 +189,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
         is_best = False
         if (epoch + 1) % config.train.eval_every_epochs == 0 or is_last:
             metrics, _ = evaluate_model(model, state.params, split.validation, config.eval,
-                                        config.train.bucket_lengths)
+                                        config.train.bucket_lengths, mesh)
             record.update({f"validation/{k}": v for k, v in metrics.items()})
             is_best = metrics[selection_metric] > progress["best_metric"]
             if is_best:
@@ -206,18 +210,19 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
     # Final report at the best validation epoch.
     restored_best = checkpoints.restore_best(abstract_state)
     best_state = restored_best[0] if restored_best is not None else state
-    report = final_report(config, model, best_state.params, split, dataset, progress, workdir)
+    report = final_report(config, model, best_state.params, split, dataset, progress, workdir,
+                          mesh)
     writer.close()
     checkpoints.close()
     return report
 
 
-def final_report(config, model, params, split, dataset, progress, workdir) -> dict:
+def final_report(config, model, params, split, dataset, progress, workdir, mesh=None) -> dict:
     """Validation and test rows for the model at its best epoch, with the popularity baseline."""
     rows = []
     for split_name, evaluation_set in (("validation", split.validation), ("test", split.test)):
         metrics, _ = evaluate_model(model, params, evaluation_set, config.eval,
-                                    config.train.bucket_lengths)
+                                    config.train.bucket_lengths, mesh)
         rows.append({"model": config.model.name, "split": split_name, **metrics})
         popularity = popularity_ranking(
             split.train, evaluation_set.histories.offsets, evaluation_set.histories.items,
