@@ -26,59 +26,75 @@ def full_softmax_loss(users: jax.Array, items: jax.Array, targets: jax.Array,
                       rng: jax.Array | None = None, chunk_size: int = 1024) -> jax.Array:
     """Cross-entropy over the whole catalogue (the padding item is excluded from the softmax).
 
-    Computed in chunks of `chunk_size` positions with a hand-written gradient, so the
-    [positions, num_items] logits are never held at once and are touched about half as often
-    as by automatic differentiation of the plain expression (same value and gradient).
+    Computed over chunks of about `chunk_size` positions (whole sequence slices, so a batch split
+    over devices stays split) with a hand-written gradient: the [positions, num_items] logits are
+    never held at once and are touched about half as often as by automatic differentiation of
+    the plain expression (same value and gradient).
     """
     del rng
-    dim = users.shape[-1]
-    flat_users = users.reshape(-1, dim)
-    flat_targets = targets.reshape(-1)
-    weights = (flat_targets != PADDING_ITEM).astype(users.dtype)
-    padding = -flat_users.shape[0] % chunk_size
+    batch, seq_len, _ = users.shape
+    weights = (targets != PADDING_ITEM).astype(users.dtype)
+    slice_len = max(1, min(seq_len, chunk_size // batch))
+    padding = -seq_len % slice_len
     if padding:
-        flat_users = jnp.pad(flat_users, ((0, padding), (0, 0)))
-        flat_targets = jnp.pad(flat_targets, (0, padding))
-        weights = jnp.pad(weights, (0, padding))
+        users = jnp.pad(users, ((0, 0), (0, padding), (0, 0)))
+        targets = jnp.pad(targets, ((0, 0), (0, padding)))
+        weights = jnp.pad(weights, ((0, 0), (0, padding)))
     # Candidates are items 1..num_items: row i of items[1:] is item i + 1.
-    total = _chunked_cross_entropy_sum(flat_users, items[1:], jnp.maximum(flat_targets - 1, 0),
-                                       weights, chunk_size)
+    total = _chunked_cross_entropy_sum(users, items[1:], jnp.maximum(targets - 1, 0), weights,
+                                       slice_len)
     return total / jnp.maximum(jnp.sum(weights), 1.0)
 
 
+def _sequence_slices(x: jax.Array, slice_len: int) -> jax.Array:
+    """[batch, seq_len, ...] -> [seq_len / slice_len, batch, slice_len, ...]."""
+    batch, seq_len = x.shape[:2]
+    return jnp.moveaxis(x.reshape(batch, seq_len // slice_len, slice_len, *x.shape[2:]), 1, 0)
+
+
+def _from_sequence_slices(x: jax.Array) -> jax.Array:
+    """Inverse of _sequence_slices."""
+    x = jnp.moveaxis(x, 0, 1)
+    return x.reshape(x.shape[0], x.shape[1] * x.shape[2], *x.shape[3:])
+
+
 @functools.partial(jax.custom_vjp, nondiff_argnums=(4,))
-def _chunked_cross_entropy_sum(users, candidates, target_rows, weights, chunk_size):
-    """sum_i weights_i * (logsumexp_j <u_i, c_j> - <u_i, c_target_i>)."""
-    return _chunked_cross_entropy_forward(users, candidates, target_rows, weights, chunk_size)[0]
+def _chunked_cross_entropy_sum(users, candidates, target_rows, weights, slice_len):
+    """sum_(b,t) weights * (logsumexp_j <u_bt, c_j> - <u_bt, c_target_bt>)."""
+    return _chunked_cross_entropy_forward(users, candidates, target_rows, weights, slice_len)[0]
 
 
-def _chunked_cross_entropy_forward(users, candidates, target_rows, weights, chunk_size):
-    chunks = users.reshape(-1, chunk_size, users.shape[-1])
-    log_normaliser = jax.lax.map(
-        lambda chunk: jax.nn.logsumexp(chunk @ candidates.T, axis=-1), chunks).reshape(-1)
+def _chunked_cross_entropy_forward(users, candidates, target_rows, weights, slice_len):
+    log_normaliser = _from_sequence_slices(jax.lax.map(
+        lambda chunk: jax.nn.logsumexp(chunk @ candidates.T, axis=-1),
+        _sequence_slices(users, slice_len)))
     target_logits = jnp.sum(users * candidates[target_rows], axis=-1)
     total = jnp.sum(weights * (log_normaliser - target_logits))
     return total, (users, candidates, target_rows, weights, log_normaliser)
 
 
-def _chunked_cross_entropy_backward(chunk_size, residuals, cotangent):
+def _chunked_cross_entropy_backward(slice_len, residuals, cotangent):
     users, candidates, target_rows, weights, log_normaliser = residuals
-    scale = cotangent * weights  # d total / d loss_i
+    scale = cotangent * weights  # d total / d loss_(b,t)
 
     def chunk_gradients(candidate_gradient, chunk):
         chunk_users, chunk_normaliser, chunk_scale = chunk
-        probabilities = jnp.exp(chunk_users @ candidates.T - chunk_normaliser[:, None])
-        probabilities = probabilities * chunk_scale[:, None]
-        return candidate_gradient + probabilities.T @ chunk_users, probabilities @ candidates
+        probabilities = jnp.exp(chunk_users @ candidates.T - chunk_normaliser[..., None])
+        probabilities = probabilities * chunk_scale[..., None]
+        candidate_gradient = candidate_gradient + jnp.einsum("bln,bld->nd", probabilities,
+                                                             chunk_users)
+        return candidate_gradient, probabilities @ candidates
 
     candidate_gradient, user_gradient = jax.lax.scan(
         chunk_gradients, jnp.zeros_like(candidates),
-        (users.reshape(-1, chunk_size, users.shape[-1]), log_normaliser.reshape(-1, chunk_size),
-         scale.reshape(-1, chunk_size)))
+        (_sequence_slices(users, slice_len), _sequence_slices(log_normaliser, slice_len),
+         _sequence_slices(scale, slice_len)))
     # Minus the one-hot target term, without materialising the one-hot matrix.
-    user_gradient = user_gradient.reshape(users.shape) - scale[:, None] * candidates[target_rows]
+    user_gradient = (_from_sequence_slices(user_gradient)
+                     - scale[..., None] * candidates[target_rows])
     candidate_gradient = candidate_gradient - jax.ops.segment_sum(
-        scale[:, None] * users, target_rows, num_segments=candidates.shape[0])
+        (scale[..., None] * users).reshape(-1, users.shape[-1]), target_rows.reshape(-1),
+        num_segments=candidates.shape[0])
     return user_gradient, candidate_gradient, None, None
 
 
