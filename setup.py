@@ -2,11 +2,12 @@
 
 from setuptools import find_packages, setup
 
+# Floors, not pins: jax.set_mesh and AxisType need jax 0.7; optax.tree.norm needs optax 0.2.5.
 RUNTIME = [
     "numpy>=1.26",
-    "jax>=0.4.35",
-    "flax>=0.10",
-    "optax>=0.2.3",
+    "jax>=0.7.0",
+    "flax>=0.10.7",
+    "optax>=0.2.5",
     "orbax-checkpoint>=0.9",
     "ml-collections>=0.1.1",
     "absl-py>=1.4",
@@ -19,8 +20,8 @@ RUNTIME = [
 ]
 
 EXTRAS = {
-    "cuda": ["jax[cuda12]>=0.4.35"],
-    "tpu": ["jax[tpu]>=0.4.35"],
+    "cuda": ["jax[cuda12]>=0.7.0"],
+    "tpu": ["jax[tpu]>=0.7.0"],
     "dev": [
         "pytest>=8",
         "pytest-xdist>=3.5",

@@ -51,7 +51,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.train.eval_every_epochs = 1
     config.train.selection_metric = "NDCG@10"
     config.train.early_stopping_patience = 10
-    config.train.max_train_minutes = 0.0  # > 0: no new epoch starts once this much was trained
+    config.train.max_train_minutes = 0.0  # > 0: no new epoch starts after this much wall time
     config.train.checkpoints_to_keep = 2
     config.train.log_every_steps = 20
     config.train.progress_bar = True

@@ -9,6 +9,9 @@ from experiments.configs import default
 def get_config():
     config = default.get_config()
     config.data.name = "ml-1m-chrono-all"
-    config.train.num_epochs = 80
-    config.train.max_train_minutes = 50.0
+    # About 46 s per epoch (training + validation) on a 2-core CPU: 70 epochs fit the one-hour
+    # budget; the learning rate decays to its floor by the last epoch.
+    config.train.num_epochs = 70
+    config.train.max_train_minutes = 54.0
+    config.optimizer.learning_rate = 3e-3
     return config

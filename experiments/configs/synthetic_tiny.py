@@ -23,3 +23,20 @@ def get_config():
     config.optimizer.learning_rate = 3e-3
     config.eval.batch_size = 128
     return config
+
+
+def get_compare_config():
+    """The tiny config with a comparison section sized for it (tests, notebooks)."""
+    from experiments.configs.compare_recall_ml1m import compare_section
+    config = get_config()
+    config.compare = compare_section()
+    config.compare.tuning_users = 200
+    config.compare.latency_queries = 20
+    config.compare.threshold_mean_size = 10
+    config.compare.hybrid_k_max = 30
+    config.compare.ks = (10, 20)
+    config.compare.sweep_sizes = (5, 10, 20)
+    config.compare.scann.num_leaves = 8
+    config.compare.scann.num_leaves_to_search = 4
+    config.compare.scann.reorder = 40
+    return config

@@ -87,16 +87,26 @@ def evaluate_vectors(user_vectors: np.ndarray, item_vectors: np.ndarray,
     return ranking_metrics(result, ks=tuple(ks), num_items=histories.num_items), result
 
 
-def evaluate_model(model, params, evaluation_set: EvaluationSet, eval_config,
-                   bucket_lengths: Sequence[int], mesh: jax.sharding.Mesh | None = None
-                   ) -> tuple[dict[str, float], RankingResult]:
-    """Encode each history's last position (split over `mesh`), then rank the whole catalogue."""
+def encode_users_and_items(model, params, evaluation_set: EvaluationSet, batch_size: int,
+                           bucket_lengths: Sequence[int],
+                           mesh: jax.sharding.Mesh | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(user vectors [num_eval_users, dim] at each history's last position, item vectors
+    [num_items + 1, dim]) of a trained model."""
     inputs = evaluation_inputs(evaluation_set.histories, model.max_len)
     encode = _last_position_vectors
     if mesh is not None:
         encode = functools.partial(_last_position_vectors_on_mesh, mesh)
     user_vectors = encode_histories(lambda ids: encode(model, params, ids),
-                                    inputs, eval_config.batch_size, bucket_lengths, mesh)
-    item_vectors = np.asarray(_item_vectors(model, params))
+                                    inputs, batch_size, bucket_lengths, mesh)
+    return user_vectors, np.asarray(_item_vectors(model, params))
+
+
+def evaluate_model(model, params, evaluation_set: EvaluationSet, eval_config,
+                   bucket_lengths: Sequence[int], mesh: jax.sharding.Mesh | None = None
+                   ) -> tuple[dict[str, float], RankingResult]:
+    """Encode each history's last position (split over `mesh`), then rank the whole catalogue."""
+    user_vectors, item_vectors = encode_users_and_items(model, params, evaluation_set,
+                                                        eval_config.batch_size, bucket_lengths,
+                                                        mesh)
     return evaluate_vectors(user_vectors, item_vectors, evaluation_set,
                             eval_config.exclude_history, eval_config.ks, eval_config.user_chunk)

@@ -77,7 +77,7 @@ def make_train_step(model, loss_fn, optimizer, state_shardings, mesh):
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         new_state = state.replace(step=state.step + 1, params=params, opt_state=opt_state)
-        return new_state, {"loss": loss, "grad_norm": optax.global_norm(grads)}
+        return new_state, {"loss": loss, "grad_norm": optax.tree.norm(grads)}
 
     batch_sharding = sharding.batch_sharding(mesh)
     return jax.jit(train_step, donate_argnums=0,
@@ -106,6 +106,7 @@ def evaluations_since_best(progress: dict) -> int:
 # ----------------------------------------------------------------------------------------------
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dict:
     """Trains, keeps the best epoch by validation NDCG@10, reports test there. Returns the report."""
+    started = time.perf_counter()
     workdir = pathlib.Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     is_chief = jax.process_index() == 0
@@ -140,7 +141,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
     # Checkpoints: resume when the workdir has one.
     checkpoints = Checkpoints(workdir, keep=config.train.checkpoints_to_keep)
     progress = {"next_epoch": 0, "best_epoch": -1, "best_metric": -math.inf, "history": [],
-                "train_seconds": 0.0}
+                "train_seconds": 0.0, "wall_seconds": 0.0}
     restored = checkpoints.restore_latest(abstract_state)
     if restored is not None:
         state, progress = restored
@@ -156,8 +157,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
             logging.info("early stop: no validation gain for %d evaluations", epochs_without_gain)
             break
         budget_minutes = config.train.get("max_train_minutes", 0)
-        if budget_minutes and progress["train_seconds"] >= 60 * budget_minutes:
-            logging.info("stop: training time budget of %.0f min spent", budget_minutes)
+        # The budget counts wall time of training, validation and checkpointing together.
+        if budget_minutes and progress.get("wall_seconds", 0.0) >= 60 * budget_minutes:
+            logging.info("stop: time budget of %.0f min spent", budget_minutes)
             break
         epoch_start = time.perf_counter()
         losses = []
@@ -205,19 +207,22 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
                          progress["best_metric"], progress["best_epoch"], epoch_seconds)
         progress["history"].append(record)
         progress["next_epoch"] = epoch + 1
+        progress["wall_seconds"] = progress.get("wall_seconds", 0.0) + (
+            time.perf_counter() - epoch_start)
         checkpoints.save(epoch, state, progress, is_best)
 
     # Final report at the best validation epoch.
     restored_best = checkpoints.restore_best(abstract_state)
     best_state = restored_best[0] if restored_best is not None else state
     report = final_report(config, model, best_state.params, split, dataset, progress, workdir,
-                          mesh)
+                          mesh, started)
     writer.close()
     checkpoints.close()
     return report
 
 
-def final_report(config, model, params, split, dataset, progress, workdir, mesh=None) -> dict:
+def final_report(config, model, params, split, dataset, progress, workdir, mesh=None,
+                 started: float | None = None) -> dict:
     """Validation and test rows for the model at its best epoch, with the popularity baseline."""
     rows = []
     for split_name, evaluation_set in (("validation", split.validation), ("test", split.test)):
@@ -235,13 +240,47 @@ def final_report(config, model, params, split, dataset, progress, workdir, mesh=
                     if config.eval.exclude_history else "the user's own history kept in the ranking")
     protocol = (f"{dataset.name}: {split.protocol}, full ranking over all {dataset.num_items:,} "
                 f"items, {history_rule}. Model at its best validation epoch "
-                f"({progress['best_epoch']}) by {config.train.selection_metric}; training time "
-                f"{progress['train_seconds'] / 60:.1f} min over {len(progress['history'])} epochs.")
+                f"({progress['best_epoch']}) by {config.train.selection_metric}; training "
+                f"{progress.get('wall_seconds', 0.0) / 60:.1f} min wall time over "
+                f"{len(progress['history'])} epochs (of which "
+                f"{progress['train_seconds'] / 60:.1f} min in training steps).")
     report = {"rows": rows, "protocol": protocol, "best_epoch": progress["best_epoch"],
-              "train_seconds": progress["train_seconds"], "epochs_run": len(progress["history"]),
+              "train_seconds": progress["train_seconds"],
+              "wall_seconds": progress.get("wall_seconds", 0.0),
+              "epochs_run": len(progress["history"]),
               "history": progress["history"]}
     if jax.process_index() == 0:
         write_report(rows, workdir, title=f"{config.model.name} on {dataset.name}",
                      protocol_note=protocol, command=config.get("command", ""))
         (workdir / "history.json").write_text(json.dumps(progress["history"], indent=1))
+        summary = {key: report[key] for key in ("best_epoch", "train_seconds", "wall_seconds",
+                                                "epochs_run")}
+        summary.update(
+            invocation_seconds=(time.perf_counter() - started) if started is not None else None,
+            devices=[str(device) for device in jax.devices()], jax_version=jax.__version__,
+            command=config.get("command", ""))
+        (workdir / "run_summary.json").write_text(json.dumps(summary, indent=1))
     return report
+
+
+def restore_best_params(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
+                        num_items: int):
+    """(model, parameters at the best validation epoch) of a finished run in `workdir`."""
+    mesh = sharding.make_mesh(config.mesh.model_parallelism)
+    model = build_model(config.model, num_items)
+    # Optimizer state shapes do not depend on the schedule length.
+    optimizer = make_optimizer(config.optimizer, total_steps=1)
+    example = np.zeros((config.train.batch_size, config.model.max_len), np.int32)
+    state, state_shardings = create_train_state(model, optimizer, config, mesh, example)
+    abstract_state = jax.tree.map(
+        lambda leaf, s: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=s),
+        state, state_shardings)
+    checkpoints = Checkpoints(workdir, keep=config.train.checkpoints_to_keep)
+    try:
+        restored = checkpoints.restore_best(abstract_state)
+    finally:
+        checkpoints.close()
+    if restored is None:
+        raise FileNotFoundError(f"{pathlib.Path(workdir) / 'checkpoints' / 'best'} holds no "
+                                "checkpoint: train first (python -m recall_jax.main ...)")
+    return model, restored[0].params, mesh

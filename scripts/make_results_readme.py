@@ -1,0 +1,100 @@
+"""Writes experiments/README.md from finished run folders (results.json, run_summary.json, history.json).
+
+    python scripts/make_results_readme.py runs/ml1m_chrono_sasrec runs/ml1m_sasrec \
+        --out experiments/README.md
+
+Every figure in the output is read from the run folders; nothing is typed in by hand except the
+published reference rows, which are labelled with their source.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+from recall_jax.evaluation.report import format_markdown_table  # noqa: E402
+
+COLUMNS = ("model", "split", "HR@10", "NDCG@10", "HR@50", "NDCG@50", "HR@200", "NDCG@200", "MRR",
+           "Coverage@10")
+# Published full-ranking figures on the same protocol, for comparison (not produced here).
+REFERENCES = {
+    "ml-1m-chrono-all": [
+        {"model": "SASRec (generative-recommenders README)", "split": "test", "HR@10": 0.2853,
+         "NDCG@10": 0.1603},
+        {"model": "HSTU-large (generative-recommenders README)", "split": "test", "HR@10": 0.3294,
+         "NDCG@10": 0.1893},
+    ],
+}
+
+
+def run_section(folder: pathlib.Path) -> str:
+    results = json.loads((folder / "results.json").read_text())
+    summary = json.loads((folder / "run_summary.json").read_text())
+    history = json.loads((folder / "history.json").read_text())
+    config = json.loads((folder / "config.json").read_text())
+    dataset = config["data"]["name"]
+    rows = list(results["rows"]) + REFERENCES.get(dataset, [])
+    curve = ", ".join(f"{h['epoch']}: {h['validation/NDCG@10']:.4f}" for h in history
+                      if "validation/NDCG@10" in h and (h["epoch"] % 5 == 4 or
+                                                        h["epoch"] == summary["best_epoch"]))
+    invocation = summary.get("invocation_seconds")
+    lines = [
+        f"## {results['title']}",
+        "",
+        f"Protocol: {results['protocol']}",
+        "",
+        "Command:",
+        "",
+        f"```\n{summary['command'] or results['command']}\n```",
+        "",
+        format_markdown_table(rows, [c for c in COLUMNS if any(c in r for r in rows)]),
+        f"- Wall time: {summary['wall_seconds'] / 60:.1f} min of training and validation over "
+        f"{summary['epochs_run']} epochs"
+        + (f"; {invocation / 60:.1f} min for the whole command (data, compilation, final "
+           f"evaluation)" if invocation else "")
+        + f", on {len(summary['devices'])} device(s) ({summary['devices'][0]}), "
+          f"JAX {summary['jax_version']}.",
+        f"- Best validation epoch: {summary['best_epoch']}. Validation NDCG@10 by epoch "
+        f"(every 5th and the best): {curve}.",
+        f"- Model: {config['model']['name']}, d={config['model']['embed_dim']}, "
+        f"{config['model']['num_blocks']} blocks, {config['model']['num_heads']} head(s), "
+        f"max_len {config['model']['max_len']}; loss {config['loss']['name']}; "
+        f"lr {config['optimizer']['learning_rate']}, batch {config['train']['batch_size']}.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+", type=pathlib.Path, help="finished run folders")
+    parser.add_argument("--out", type=pathlib.Path, default=None, help="default: stdout")
+    args = parser.parse_args()
+    header = [
+        "# Experiment results",
+        "",
+        "Produced by `scripts/make_results_readme.py` from the run folders named below; rerun the",
+        "commands to regenerate them, then",
+        "",
+        "```",
+        "python scripts/make_results_readme.py " + " ".join(str(r) for r in args.runs)
+        + " --out experiments/README.md",
+        "```",
+        "",
+        "Rows labelled with a source are published figures on the same protocol, for comparison.",
+        "HR@K equals Recall@K here (one held-out item per user).",
+        "",
+    ]
+    text = "\n".join(header) + "\n".join(run_section(folder) for folder in args.runs)
+    if args.out is None:
+        print(text)
+    else:
+        args.out.write_text(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The test suite: set up .venv, then run pytest on all cores. Extra arguments go to pytest.
+# Data: $RECALL_JAX_DATA, else ../shared/data next to the repository.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+bash "$ROOT/scripts/setup_env.sh"
+cd "$ROOT"
+exec "$ROOT/.venv/bin/python" -m pytest -n "${PYTEST_WORKERS:-auto}" --durations=15 "$@" tests

@@ -1,0 +1,189 @@
+"""Recall strategies against brute-force numpy references and hand-made cases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from recall_jax.evaluation.candidate_metrics import (ann_recall_at_k, candidate_metrics,
+                                                     exposure_gini, target_positions)
+from recall_jax.retrieval.candidates import Candidates
+from recall_jax.retrieval.exact import approx_top_k, exact_top_k
+from recall_jax.retrieval.item_cf import item_cf_top_k, item_similarity
+from recall_jax.retrieval.scann_index import ScannIndex, ScannSettings, autotune
+from recall_jax.retrieval.threshold import (cosine_chunks, cosine_threshold, filter_by_cosine,
+                                            per_user_taus, tau_for_mean_size, z_for_mean_size)
+
+RNG = np.random.default_rng(0)
+USERS = RNG.normal(size=(37, 8)).astype(np.float32)
+ITEMS = RNG.normal(size=(51, 8)).astype(np.float32)  # row 0 = padding
+# Each user excludes a few items (CSR), as a history would.
+EXCLUDE_LENGTHS = RNG.integers(0, 6, size=len(USERS))
+EXCLUDE_OFFSETS = np.concatenate([[0], np.cumsum(EXCLUDE_LENGTHS)]).astype(np.int64)
+EXCLUDE_ITEMS = np.concatenate([RNG.choice(np.arange(1, 51), n, replace=False)
+                                for n in EXCLUDE_LENGTHS]).astype(np.int32)
+
+
+def numpy_cosines():
+    users = USERS / np.linalg.norm(USERS, axis=1, keepdims=True)
+    items = ITEMS / np.linalg.norm(ITEMS, axis=1, keepdims=True)
+    cosines = users @ items.T
+    cosines[:, 0] = np.nan
+    for user in range(len(USERS)):
+        cosines[user, EXCLUDE_ITEMS[EXCLUDE_OFFSETS[user]:EXCLUDE_OFFSETS[user + 1]]] = np.nan
+    return cosines
+
+
+def as_sets(candidates: Candidates):
+    return [set(candidates.for_user(u)[0].tolist()) for u in range(candidates.num_users)]
+
+
+@pytest.mark.parametrize("tau", [-0.2, 0.1, 0.45])
+def test_threshold_keeps_exactly_the_items_whose_cosine_exceeds_tau(tau):
+    found = cosine_threshold(USERS, ITEMS, tau, EXCLUDE_OFFSETS, EXCLUDE_ITEMS, user_chunk=8)
+    cosines = numpy_cosines()
+    for user in range(len(USERS)):
+        with np.errstate(invalid="ignore"):
+            expected = set(np.nonzero(cosines[user] > tau)[0].tolist())
+        items, scores = found.for_user(user)
+        assert set(items.tolist()) == expected
+        assert np.all(np.diff(scores) <= 0)  # best first
+        np.testing.assert_allclose(scores, cosines[user, items], atol=1e-5)
+
+
+def test_global_tau_hits_the_target_mean_size_and_per_user_tau_follows_each_user():
+    cosines = np.concatenate([c for _, _, c in cosine_chunks(USERS, ITEMS, EXCLUDE_OFFSETS,
+                                                             EXCLUDE_ITEMS, user_chunk=16)])
+    np.testing.assert_allclose(cosines, numpy_cosines(), atol=1e-5)
+    tau = tau_for_mean_size(cosines, 7.0)
+    found = cosine_threshold(USERS, ITEMS, tau, EXCLUDE_OFFSETS, EXCLUDE_ITEMS)
+    assert found.sizes().mean() == pytest.approx(7.0, abs=1 / len(USERS))
+
+    z = z_for_mean_size(cosines, 7.0)
+    taus = per_user_taus(USERS, ITEMS, z, EXCLUDE_OFFSETS, EXCLUDE_ITEMS)
+    expected_taus = np.nanmean(cosines, axis=1) + z * np.nanstd(cosines, axis=1)
+    np.testing.assert_allclose(taus, expected_taus, atol=1e-5)
+    calibrated = cosine_threshold(USERS, ITEMS, taus, EXCLUDE_OFFSETS, EXCLUDE_ITEMS)
+    assert calibrated.sizes().mean() == pytest.approx(7.0, abs=2 / len(USERS))
+    assert len(set(calibrated.sizes().tolist())) > 1  # sizes vary per user, unlike top-K
+
+
+def test_hybrid_keeps_the_ann_candidates_that_clear_tau():
+    top = exact_top_k(USERS, ITEMS, 12, EXCLUDE_OFFSETS, EXCLUDE_ITEMS)
+    hybrid = filter_by_cosine(top, USERS, ITEMS, 0.2)
+    threshold = cosine_threshold(USERS, ITEMS, 0.2, EXCLUDE_OFFSETS, EXCLUDE_ITEMS)
+    for got, in_top, over_tau in zip(as_sets(hybrid), as_sets(top), as_sets(threshold)):
+        assert got == in_top & over_tau
+
+
+def numpy_top_k(k):
+    scores = USERS @ ITEMS.T
+    scores[:, 0] = -np.inf
+    for user in range(len(USERS)):
+        scores[user, EXCLUDE_ITEMS[EXCLUDE_OFFSETS[user]:EXCLUDE_OFFSETS[user + 1]]] = -np.inf
+    return np.argsort(-scores, axis=1, kind="stable")[:, :k]
+
+
+def test_exact_top_k_matches_numpy_with_exclusions_and_chunks():
+    found = exact_top_k(USERS, ITEMS, 10, EXCLUDE_OFFSETS, EXCLUDE_ITEMS, user_chunk=8)
+    np.testing.assert_array_equal(found.padded(10), numpy_top_k(10))
+    assert np.all(found.sizes() == 10)
+
+
+def test_approx_max_k_reaches_its_recall_target_here():
+    found = approx_top_k(USERS, ITEMS, 10, recall_target=0.95, exclude_offsets=EXCLUDE_OFFSETS,
+                         exclude_items=EXCLUDE_ITEMS)
+    assert ann_recall_at_k(found, numpy_top_k(10), 10) >= 0.95
+
+
+def clustered(num, dim=16, clusters=20, seed=1):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(clusters, dim))
+    points = centres[rng.integers(0, clusters, num)] + 0.3 * rng.normal(size=(num, dim))
+    return points.astype(np.float32)
+
+
+def test_scann_save_and_reload_give_identical_results(tmp_path):
+    items = np.concatenate([np.zeros((1, 16), np.float32), clustered(3000)])
+    queries = clustered(200, seed=2)
+    index = ScannIndex.build(items, ScannSettings(num_leaves=40, num_leaves_to_search=8,
+                                                  reorder=50))
+    before = index.search(queries, 10)
+    index.save(tmp_path / "index")
+    after = ScannIndex.load(tmp_path / "index").search(queries, 10)
+    np.testing.assert_array_equal(before.items, after.items)
+    np.testing.assert_array_equal(before.scores, after.scores)
+    assert index.memory_bytes(tmp_path / "index") > 0
+    with pytest.raises(FileNotFoundError, match="no saved ScaNN index"):
+        ScannIndex.load(tmp_path)
+
+
+def test_scann_search_removes_excluded_items():
+    index = ScannIndex.build(ITEMS, ScannSettings(num_leaves=4, num_leaves_to_search=4,
+                                                  reorder=50, dimensions_per_block=1))
+    found = index.search(USERS, 10, exclude_offsets=EXCLUDE_OFFSETS, exclude_items=EXCLUDE_ITEMS)
+    for user in range(len(USERS)):
+        excluded = set(EXCLUDE_ITEMS[EXCLUDE_OFFSETS[user]:EXCLUDE_OFFSETS[user + 1]].tolist())
+        assert not excluded & set(found.for_user(user)[0].tolist())
+    assert np.all(found.sizes() == 10)
+    assert ann_recall_at_k(found, numpy_top_k(10), 10) >= 0.9
+
+
+def test_autotuner_meets_its_recall_target_on_clustered_data():
+    items = np.concatenate([np.zeros((1, 16), np.float32), clustered(5000)])
+    queries = clustered(300, seed=3)
+    exact = exact_top_k(queries, items, 10).padded(10)
+    index = ScannIndex.build(items, ScannSettings(num_leaves=64, reorder=40))
+    best, trials = autotune(index, queries, exact, 10, target_recall=0.95,
+                            leaves_grid=[1, 4, 16, 64], reorder_grid=[10, 40, 100])
+    assert best is not None and len(trials) == 12
+    assert best.ann_recall >= 0.95
+    check = index.search(queries, 10, leaves_to_search=best.leaves_to_search,
+                         reorder=best.reorder)
+    assert ann_recall_at_k(check, exact, 10) >= 0.95
+    # The cheapest setting is faster but less accurate: there was something to tune.
+    assert min(t.ann_recall for t in trials) < best.ann_recall
+
+
+def test_item_cf_on_a_hand_made_history():
+    # users: {1,2}, {1,2}, {2,3}, {3,4}
+    train_offsets = np.array([0, 2, 4, 6, 8])
+    train_items = np.array([1, 2, 1, 2, 2, 3, 3, 4])
+    similarity = item_similarity(train_offsets, train_items, num_items=4)
+    # sim(1,2) = 2 / sqrt(2 * 3); sim(2,3) = 1 / sqrt(3 * 2); sim(3,4) = 1 / sqrt(2 * 1)
+    assert similarity[1, 2] == pytest.approx(2 / np.sqrt(6))
+    assert similarity[2, 3] == pytest.approx(1 / np.sqrt(6))
+    assert similarity[3, 4] == pytest.approx(1 / np.sqrt(2))
+    assert similarity[1, 4] == 0 and similarity[2, 2] == 0
+    # A user who saw item 1: item 2 first, then nothing else scores > 0.
+    found = item_cf_top_k(similarity, np.array([0, 1]), np.array([1]), k=2,
+                          exclude_offsets=np.array([0, 1]), exclude_items=np.array([1]))
+    assert found.for_user(0)[0][0] == 2
+    # A user who saw 2 and 4: item 3 (2/sqrt(6)... via 2 and 4) beats item 1.
+    found = item_cf_top_k(similarity, np.array([0, 2]), np.array([2, 4]), k=2,
+                          exclude_offsets=np.array([0, 2]), exclude_items=np.array([2, 4]))
+    expected_3 = 1 / np.sqrt(6) + 1 / np.sqrt(2)
+    assert found.for_user(0)[0].tolist() == [3, 1]
+    assert found.for_user(0)[1][0] == pytest.approx(expected_3)
+
+
+def test_candidate_metrics_on_hand_computed_sets():
+    candidates = Candidates(np.array([0, 3, 3, 5]), np.array([4, 2, 9, 9, 1], np.int32),
+                            np.array([3, 2, 1, 5, 4], np.float32))
+    targets = np.array([2, 7, 1])
+    np.testing.assert_array_equal(target_positions(candidates, targets), [1, -1, 1])
+    metrics = candidate_metrics(candidates, targets, ks=(1, 2), num_items=10, max_set_size=2)
+    assert metrics["HR@1"] == 0 and metrics["HR@2"] == pytest.approx(2 / 3)
+    assert metrics["NDCG@2"] == pytest.approx(2 / 3 / np.log2(3))
+    assert metrics["MRR"] == pytest.approx((0.5 + 0 + 0.5) / 3)
+    assert metrics["SetRecall"] == pytest.approx(2 / 3)
+    assert metrics["SetSizeMean"] == pytest.approx(5 / 3)
+    assert metrics["EmptyShare"] == pytest.approx(1 / 3)
+    assert metrics["OversizedShare"] == pytest.approx(1 / 3)
+    assert metrics["Coverage@2"] == pytest.approx(4 / 10)
+
+
+def test_exposure_gini_extremes():
+    assert exposure_gini(np.array([[1, 2], [3, 4]]), 4) == pytest.approx(0.0)
+    # One item shown to everyone out of 4: Gini = (n - 1) / n.
+    assert exposure_gini(np.array([[1], [1], [1]]), 4) == pytest.approx(0.75)
