@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import pathlib
+import shutil
 import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
@@ -69,9 +70,25 @@ def run_section(folder: pathlib.Path) -> str:
     return "\n".join(lines)
 
 
+def comparison_section(folder: pathlib.Path, figures: pathlib.Path) -> str:
+    """The recall-strategy table and its two plots (copied next to the README)."""
+    saved = json.loads((folder / "comparison.json").read_text())
+    table = (folder / "comparison.md").read_text().split("\n| ", 1)[1]
+    figures.mkdir(parents=True, exist_ok=True)
+    images = []
+    for name in ("recall_vs_candidates.png", "ann_recall_vs_qps.png"):
+        shutil.copyfile(folder / name, figures / name)
+        images.append(f"![{name}](figures/{name})")
+    return "\n".join([
+        f"## {saved['title']}", "", f"Protocol: {saved['protocol']}", "", "Command:", "",
+        f"```\n{saved['command']}\n```", "", "| " + table, "", *images, ""])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", type=pathlib.Path, help="finished run folders")
+    parser.add_argument("--comparison", type=pathlib.Path, default=None,
+                        help="a comparison/ folder written by python -m recall_jax.compare")
     parser.add_argument("--out", type=pathlib.Path, default=None, help="default: stdout")
     args = parser.parse_args()
     header = [
@@ -82,14 +99,19 @@ def main() -> None:
         "",
         "```",
         "python scripts/make_results_readme.py " + " ".join(str(r) for r in args.runs)
+        + (f" --comparison {args.comparison}" if args.comparison else "")
         + " --out experiments/README.md",
         "```",
         "",
         "Rows labelled with a source are published figures on the same protocol, for comparison.",
         "HR@K equals Recall@K here (one held-out item per user).",
         "",
+        "",
     ]
     text = "\n".join(header) + "\n".join(run_section(folder) for folder in args.runs)
+    if args.comparison is not None:
+        figures = (args.out.parent if args.out else pathlib.Path("experiments")) / "figures"
+        text += "\n" + comparison_section(args.comparison, figures)
     if args.out is None:
         print(text)
     else:
