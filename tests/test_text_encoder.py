@@ -71,3 +71,36 @@ def test_missing_and_malformed_checkpoints_give_specific_errors(checkpoint, tmp_
     (resized / "config.json").write_text(json.dumps(config))
     with pytest.raises(ValueError, match="not a BERT model"):
         load_bert(resized)
+
+
+def test_batched_encoding_matches_one_text_at_a_time(checkpoint):
+    from recall_jax.text.item_text_vectors import encode_texts
+    together, rate = encode_texts(SENTENCES, checkpoint, batch_size=4)
+    alone = np.concatenate([encode_texts([s], checkpoint, batch_size=1)[0] for s in SENTENCES])
+    np.testing.assert_allclose(together, alone, atol=1e-5)
+    assert rate > 0
+
+
+def test_text_vector_cache_is_reused_and_invalidated(checkpoint, tmp_path, monkeypatch):
+    from recall_jax.text import item_text_vectors
+    calls = []
+    original = item_text_vectors.encode_texts
+
+    def counting(texts, *args, **kwargs):
+        calls.append(list(texts))
+        return original(texts, *args, **kwargs)
+
+    monkeypatch.setattr(item_text_vectors, "encode_texts", counting)
+    first = item_text_vectors.cached_item_text_vectors(SENTENCES[:2], checkpoint, tmp_path)
+    again = item_text_vectors.cached_item_text_vectors(SENTENCES[:2], checkpoint, tmp_path)
+    np.testing.assert_array_equal(first, again)
+    assert len(calls) == 1  # reused
+    item_text_vectors.cached_item_text_vectors([SENTENCES[0], "changed"], checkpoint, tmp_path)
+    assert len(calls) == 2  # new text, new vectors
+    altered = tmp_path / "altered"
+    shutil.copytree(checkpoint, altered)
+    config = json.loads((altered / "config.json").read_text())
+    config["layer_norm_eps"] = 1e-6
+    (altered / "config.json").write_text(json.dumps(config))
+    item_text_vectors.cached_item_text_vectors(SENTENCES[:2], altered, tmp_path)
+    assert len(calls) == 3  # new checkpoint, new vectors

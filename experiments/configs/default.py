@@ -27,6 +27,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.model.tie_item_embeddings = True
     config.model.normalize = False  # True: cosine scores divided by temperature
     config.model.temperature = 0.05
+    config.model.mask_rate = 0.2  # bert4rec only: share of items masked for the cloze objective
 
     config.loss = ml_collections.ConfigDict()
     config.loss.name = "full_softmax"  # | "sampled_softmax" | "binary_cross_entropy"

@@ -13,6 +13,7 @@ from recall_jax.data.splits import EvaluationSet
 from recall_jax.evaluation.full_ranking import RankingResult, rank_all_items
 from recall_jax.evaluation.metrics import ranking_metrics
 from recall_jax.train import sharding
+from recall_jax.train.cloze import mask_token
 
 
 @functools.partial(jax.jit, static_argnums=0)
@@ -92,7 +93,12 @@ def encode_users_and_items(model, params, evaluation_set: EvaluationSet, batch_s
                            mesh: jax.sharding.Mesh | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(user vectors [num_eval_users, dim] at each history's last position, item vectors
     [num_items + 1, dim]) of a trained model."""
-    inputs = evaluation_inputs(evaluation_set.histories, model.max_len)
+    if model.causal:
+        inputs = evaluation_inputs(evaluation_set.histories, model.max_len)
+    else:  # bidirectional (cloze-trained): the history, then one [MASK] to predict
+        inputs = evaluation_inputs(evaluation_set.histories, model.max_len - 1)
+        inputs = np.concatenate([inputs, np.full((len(inputs), 1), mask_token(model.num_items),
+                                                 inputs.dtype)], axis=1)
     encode = _last_position_vectors
     if mesh is not None:
         encode = functools.partial(_last_position_vectors_on_mesh, mesh)

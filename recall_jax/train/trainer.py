@@ -26,6 +26,7 @@ from recall_jax.retrieval.baselines import popularity_ranking
 from recall_jax.evaluation.metrics import ranking_metrics
 from recall_jax.train import sharding
 from recall_jax.train.checkpoints import Checkpoints
+from recall_jax.train.cloze import cloze_batch, mask_token
 from recall_jax.train.losses import make_loss
 from recall_jax.train.metric_writer import MetricWriter
 from recall_jax.train.optimizer import make_optimizer
@@ -62,16 +63,23 @@ def create_train_state(model, optimizer, config, mesh, example_inputs: np.ndarra
     return state, shardings
 
 
-def make_train_step(model, loss_fn, optimizer, state_shardings, mesh):
-    """jit-ted update: dropout and negatives drawn from fold_in(state.rng, step) (resumable)."""
+def make_train_step(model, loss_fn, optimizer, state_shardings, mesh, mask_rate: float = 0.2):
+    """jit-ted update: dropout, negatives and cloze masks drawn from fold_in(state.rng, step)
+    (so a resumed run draws the same ones)."""
     def train_step(state: TrainState, batch: dict[str, jax.Array]):
         step_rng = jax.random.fold_in(state.rng, state.step)
         dropout_rng, loss_rng = jax.random.split(step_rng)
 
+        inputs, targets = batch["inputs"], batch["targets"]
+        if not model.causal:  # bidirectional: masked-item objective instead of next item
+            loss_rng, mask_rng = jax.random.split(loss_rng)
+            inputs, targets = cloze_batch(inputs, targets, mask_rng,
+                                          mask_token(model.num_items), mask_rate)
+
         def objective(params):
-            users, items = model.apply({"params": params}, batch["inputs"], deterministic=False,
+            users, items = model.apply({"params": params}, inputs, deterministic=False,
                                        rngs={"dropout": dropout_rng})
-            return loss_fn(users, items, batch["targets"], loss_rng)
+            return loss_fn(users, items, targets, loss_rng)
 
         loss, grads = jax.value_and_grad(objective)(state.params)
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
@@ -133,7 +141,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
         item_log_probability(split.train.items, dataset.num_items)))
     example = np.zeros((config.train.batch_size, config.model.max_len), np.int32)
     state, state_shardings = create_train_state(model, optimizer, config, mesh, example)
-    train_step = make_train_step(model, loss_fn, optimizer, state_shardings, mesh)
+    train_step = make_train_step(model, loss_fn, optimizer, state_shardings, mesh,
+                                 config.model.get("mask_rate", 0.2))
     abstract_state = jax.tree.map(
         lambda leaf, s: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=s),
         state, state_shardings)

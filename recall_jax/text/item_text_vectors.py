@@ -1,0 +1,93 @@
+"""Encode every item's text once with the BERT tower, and cache the vectors in the workdir.
+
+The cache key covers everything the vectors depend on: the checkpoint's config and weights
+(content hashes), the exact texts, pooling and maximum token length; a change to any of them
+writes a new cache file instead of reusing a stale one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pathlib
+import time
+from collections.abc import Sequence
+
+import jax
+import numpy as np
+from absl import logging
+
+from recall_jax.text.checkpoint import load_bert, load_tokenizer
+
+
+def _file_digest(path: pathlib.Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def cache_key(folder: pathlib.Path, texts: Sequence[str], pooling: str, max_length: int) -> str:
+    digest = hashlib.sha256()
+    for name in ("config.json", "model.safetensors"):
+        digest.update(_file_digest(folder / name).encode())
+    digest.update(json.dumps([pooling, max_length]).encode())
+    for text in texts:
+        digest.update(text.encode("utf-8", "surrogatepass") + b"\0")
+    return digest.hexdigest()[:20]
+
+
+def encode_texts(texts: Sequence[str], folder: str | pathlib.Path, pooling: str = "mean",
+                 max_length: int = 64, batch_size: int = 256) -> tuple[np.ndarray, float]:
+    """(unit vectors [len(texts), hidden], items per second). Texts are sorted by token count
+    so each batch pads little; batch shapes are rounded up to powers of two to bound compiles."""
+    folder = pathlib.Path(folder)
+    model, params, _ = load_bert(folder, pooling=pooling)
+    tokenizer = load_tokenizer(folder)
+    started = time.perf_counter()
+    tokens = tokenizer(list(texts), truncation=True, max_length=max_length, padding=False)
+    lengths = np.array([len(ids) for ids in tokens["input_ids"]])
+    order = np.argsort(lengths, kind="stable")
+
+    @jax.jit
+    def pooled(input_ids, attention_mask):
+        return model.apply({"params": params}, input_ids, attention_mask)[1]
+
+    out = np.zeros((len(texts), model.config.hidden_size), np.float32)
+    for start in range(0, len(texts), batch_size):
+        rows = order[start:start + batch_size]
+        width = 1 << int(max(lengths[rows].max(), 1) - 1).bit_length()
+        ids = np.zeros((batch_size, width), np.int32)
+        mask = np.zeros((batch_size, width), np.int32)
+        for row, index in enumerate(rows):
+            sequence = tokens["input_ids"][index]
+            ids[row, :len(sequence)] = sequence
+            mask[row, :len(sequence)] = 1
+        mask[len(rows):, 0] = 1  # filler rows: one visible token, output dropped
+        out[rows] = np.asarray(pooled(ids, mask))[:len(rows)]
+    rate = len(texts) / (time.perf_counter() - started)
+    return out, rate
+
+
+def cached_item_text_vectors(texts: Sequence[str], folder: str | pathlib.Path,
+                             cache_dir: str | pathlib.Path, pooling: str = "mean",
+                             max_length: int = 64) -> np.ndarray:
+    """Vectors for `texts`, read from cache_dir when the same inputs were encoded before."""
+    folder = pathlib.Path(folder)
+    cache_dir = pathlib.Path(cache_dir)
+    key = cache_key(folder, texts, pooling, max_length)
+    path = cache_dir / f"text_vectors_{key}.npy"
+    if path.is_file():
+        vectors = np.load(path)
+        if vectors.shape[0] == len(texts):
+            logging.info("item text vectors from cache %s", path)
+            return vectors
+    vectors, rate = encode_texts(texts, folder, pooling, max_length)
+    logging.info("encoded %d item texts at %.0f items/s", len(texts), rate)
+    print(f"text tower: encoded {len(texts):,} item texts at {rate:,.0f} items/s")
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp.npy")
+    np.save(temporary, vectors)
+    temporary.replace(path)
+    return vectors
