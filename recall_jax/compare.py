@@ -66,7 +66,7 @@ def compare(config, workdir: str | pathlib.Path) -> list[dict]:
                 f"(best validation epoch); ScaNN and tau tuned on "
                 f"{len(inputs.tuning_user_vectors):,} validation users.")
     return run_comparison(inputs, config.compare, workdir / "comparison",
-                          f"Recall strategies on {dataset.name}", protocol, config.command)
+                          f"Recall strategies on {dataset.name}", protocol, config.command, mesh)
 
 
 def main(argv):

@@ -187,3 +187,34 @@ def test_exposure_gini_extremes():
     assert exposure_gini(np.array([[1, 2], [3, 4]]), 4) == pytest.approx(0.0)
     # One item shown to everyone out of 4: Gini = (n - 1) / n.
     assert exposure_gini(np.array([[1], [1], [1]]), 4) == pytest.approx(0.75)
+
+
+def test_exact_top_k_split_over_a_device_mesh_matches_one_device():
+    import jax
+    from recall_jax.train import sharding
+    mesh = sharding.make_mesh(1, jax.devices())
+    found = exact_top_k(USERS, ITEMS, 10, EXCLUDE_OFFSETS, EXCLUDE_ITEMS, user_chunk=8, mesh=mesh)
+    np.testing.assert_array_equal(found.padded(10), numpy_top_k(10))
+
+
+def test_exact_top_k_on_eight_devices_matches_numpy():
+    import os
+    import pathlib
+    import subprocess
+    import sys
+    script = (
+        "import numpy as np, jax, sys\n"
+        "sys.path.insert(0, 'tests')\n"
+        "from test_retrieval import USERS, ITEMS, EXCLUDE_OFFSETS, EXCLUDE_ITEMS, numpy_top_k\n"
+        "from recall_jax.retrieval.exact import exact_top_k\n"
+        "from recall_jax.train import sharding\n"
+        "assert jax.device_count() == 8\n"
+        "found = exact_top_k(USERS, ITEMS, 10, EXCLUDE_OFFSETS, EXCLUDE_ITEMS, user_chunk=16,\n"
+        "                    mesh=sharding.make_mesh(1))\n"
+        "np.testing.assert_array_equal(found.padded(10), numpy_top_k(10))\n"
+        "print('ok')\n")
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8",
+               JAX_PLATFORMS="cpu")
+    done = subprocess.run([sys.executable, "-c", script], cwd=pathlib.Path(__file__).parents[1],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-2000:]

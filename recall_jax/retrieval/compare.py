@@ -107,8 +107,9 @@ def _slice_rows(offsets, items, users: slice | None):
 
 
 def run_comparison(inputs: Inputs, settings, out_dir: str | pathlib.Path, title: str,
-                   protocol: str, command: str) -> list[dict]:
-    """Measures every strategy; writes comparison.{md,csv,json} and two PNGs into out_dir."""
+                   protocol: str, command: str, mesh=None) -> list[dict]:
+    """Measures every strategy; writes comparison.{md,csv,json} and two PNGs into out_dir.
+    With a mesh, exact top-K splits each chunk of users over its devices."""
     out_dir = pathlib.Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     ks = tuple(settings.ks)
@@ -127,7 +128,7 @@ def run_comparison(inputs: Inputs, settings, out_dir: str | pathlib.Path, title:
     # Exact top-K by dot product: the ground truth.
     def exact_query(_, users, k=max_k):
         offsets, items, vectors = _slice_exclusions(inputs, users)
-        return exact_top_k(vectors, inputs.item_vectors, k, offsets, items)
+        return exact_top_k(vectors, inputs.item_vectors, k, offsets, items, mesh=mesh)
     exact = add("exact top-K (dot)", exact_query, 0.0, item_bytes)
     exact_top = exact.padded(max_k)
 
