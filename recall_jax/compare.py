@@ -15,7 +15,7 @@ import jax  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
-from recall_jax.data.registry import load_dataset, split_dataset  # noqa: E402
+from recall_jax.data.registry import load_dataset  # noqa: E402
 from recall_jax.evaluation.model_evaluation import encode_users_and_items  # noqa: E402
 from recall_jax.retrieval.compare import Inputs, exclusions_without_targets, run_comparison  # noqa: E402
 from recall_jax.train import trainer  # noqa: E402
@@ -38,8 +38,8 @@ def compare(config, workdir: str | pathlib.Path) -> list[dict]:
         logging.info("no trained model in %s: training it first", model_workdir)
         trainer.train_and_evaluate(config, model_workdir)
     dataset = load_dataset(config.data)
-    split = split_dataset(dataset, config.data)
-    model, params, mesh = trainer.restore_best_params(config, model_workdir, dataset.num_items)
+    split, _ = trainer.split_with_cold_start(dataset, config)
+    model, params, mesh = trainer.restore_best_params(config, model_workdir, dataset)
     users, items = encode_users_and_items(model, params, split.test, config.eval.batch_size,
                                           config.train.bucket_lengths, mesh)
     tuning_users, _ = encode_users_and_items(model, params, split.validation,

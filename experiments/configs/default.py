@@ -13,6 +13,8 @@ def get_config() -> ml_collections.ConfigDict:
     config.data.root = ""  # empty: $RECALL_JAX_DATA, else download the official archives
     config.data.split = "leave_one_out"
     config.data.min_user_events = 3
+    config.data.cold_start_share = 0.0  # > 0: this share of items is held out of training
+    config.data.cold_start_seed = 0
 
     config.model = ml_collections.ConfigDict()
     config.model.name = "sasrec"  # "sasrec" (causal) | "bert4rec" (bidirectional)
@@ -28,6 +30,11 @@ def get_config() -> ml_collections.ConfigDict:
     config.model.normalize = False  # True: cosine scores divided by temperature
     config.model.temperature = 0.05
     config.model.mask_rate = 0.2  # bert4rec only: share of items masked for the cloze objective
+    config.model.item_tower = "id"  # | "text" | "id+text" (frozen text vectors + projection)
+    config.model.text_checkpoint = ""  # local BERT folder or hub id; "": all-MiniLM-L6-v2
+    config.model.text_fields = ()  # catalogue text columns to encode; (): all of them
+    config.model.text_pooling = "mean"  # | "cls"
+    config.model.text_max_length = 64
 
     config.loss = ml_collections.ConfigDict()
     config.loss.name = "full_softmax"  # | "sampled_softmax" | "binary_cross_entropy"

@@ -2,15 +2,47 @@
 
 from __future__ import annotations
 
-from recall_jax.models.sequential_recommender import SequentialRecommender
+import numpy as np
+
+from recall_jax.models.sequential_recommender import ITEM_TOWERS, SequentialRecommender
 
 ENCODER_IS_CAUSAL = {"sasrec": True, "bert4rec": False}
 
 
-def build_model(model_config, num_items: int) -> SequentialRecommender:
-    """The two-tower model named by `model_config.name` ("sasrec" causal, "bert4rec" bidirectional)."""
+def text_table_initializer(text_vectors: np.ndarray):
+    """An initializer returning [num_items + 2, dim]: zero padding row, the items' text vectors
+    (rows 1..num_items, given as text_vectors[1:]), and a zero row for [MASK]."""
+    table = np.concatenate([np.zeros((1, text_vectors.shape[1]), np.float32),
+                            np.asarray(text_vectors[1:], np.float32),
+                            np.zeros((1, text_vectors.shape[1]), np.float32)])
+
+    def init(rng, shape):
+        del rng
+        if tuple(shape) != table.shape:
+            raise ValueError(f"text table {table.shape} does not fit the model's {shape}")
+        return table
+    return init
+
+
+def build_model(model_config, num_items: int, text_vectors: np.ndarray | None = None
+                ) -> SequentialRecommender:
+    """The two-tower model named by `model_config.name` ("sasrec" causal, "bert4rec" bidirectional).
+
+    text_vectors: [num_items + 1, text_dim] (row 0 ignored), needed when
+    model_config.item_tower is "text" or "id+text".
+    """
     if model_config.name not in ENCODER_IS_CAUSAL:
         raise ValueError(f"unknown model {model_config.name!r}; known: {sorted(ENCODER_IS_CAUSAL)}")
+    item_tower = model_config.get("item_tower", "id")
+    if item_tower not in ITEM_TOWERS:
+        raise ValueError(f"model.item_tower must be one of {ITEM_TOWERS}, got {item_tower!r}")
+    if item_tower != "id" and (text_vectors is None or len(text_vectors) != num_items + 1):
+        raise ValueError(f"model.item_tower={item_tower!r} needs text vectors for all "
+                         f"{num_items} items")
+    text_kwargs = {}
+    if item_tower != "id":
+        text_kwargs = dict(text_dim=int(text_vectors.shape[1]),
+                           text_table_init=text_table_initializer(text_vectors))
     return SequentialRecommender(
         num_items=num_items, max_len=model_config.max_len, embed_dim=model_config.embed_dim,
         num_blocks=model_config.num_blocks, num_heads=model_config.num_heads,
@@ -19,4 +51,5 @@ def build_model(model_config, num_items: int) -> SequentialRecommender:
         activation=model_config.get("activation", "gelu"),
         causal=ENCODER_IS_CAUSAL[model_config.name],
         tie_item_embeddings=model_config.tie_item_embeddings,
-        normalize=model_config.normalize, temperature=model_config.temperature)
+        normalize=model_config.normalize, temperature=model_config.temperature,
+        item_tower=item_tower, **text_kwargs)

@@ -3,9 +3,16 @@
 The behaviour encoder reads item ids in time order (left-padded with 0) and emits a user vector at
 every position; the item tower turns every catalogue id into a vector in the same space.
 Scores are dot products, or cosines divided by a temperature when `normalize` is set.
+
+Item tower modes: "id" (an id embedding), "text" (frozen text vectors of the item's content
+through a trainable projection, so items never seen in training still get a vector) and
+"id+text" (their sum). The text table is a parameter wrapped in stop_gradient (and excluded
+from weight decay), so it stays exactly the pretrained encoder's output.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import flax.linen as nn
 import jax
@@ -14,6 +21,8 @@ import jax.numpy as jnp
 from recall_jax.data.dataset import PADDING_ITEM
 from recall_jax.models.dropout import ByteDropout
 from recall_jax.models.transformer import TransformerBlock
+
+ITEM_TOWERS = ("id", "text", "id+text")
 
 
 def attention_mask(item_ids: jax.Array, causal: bool) -> jax.Array:
@@ -44,8 +53,24 @@ class SequentialRecommender(nn.Module):
     tie_item_embeddings: bool = True
     normalize: bool = False
     temperature: float = 0.05
+    item_tower: str = "id"
+    text_dim: int = 0
+    # (rng, shape) -> [num_items + 2, text_dim] text vectors (rows 0 and num_items + 1 zero).
+    text_table_init: Callable | None = None
 
     def setup(self):
+        if self.item_tower not in ITEM_TOWERS:
+            raise ValueError(f"item_tower must be one of {ITEM_TOWERS}, got {self.item_tower!r}")
+        uses_text = self.item_tower != "id"
+        if uses_text and (self.text_table_init is None or self.text_dim <= 0):
+            raise ValueError(f"item_tower={self.item_tower!r} needs text vectors "
+                             "(text_table_init and text_dim)")
+        if uses_text and not self.tie_item_embeddings:
+            raise ValueError("text item towers are always tied: set tie_item_embeddings=True")
+        if uses_text:
+            self.text_table = self.param("text_table", self.text_table_init,
+                                         (self.num_items + 2, self.text_dim))
+            self.text_projection = nn.Dense(self.embed_dim, name="text_projection")
         init = nn.initializers.normal(stddev=0.02)
         # Row 0 is padding (and, for the cloze objective, num_items + 1 is the [MASK] token).
         self.item_embedding = nn.Embed(self.num_items + 2, self.embed_dim, embedding_init=init)
@@ -63,7 +88,7 @@ class SequentialRecommender(nn.Module):
     def encode_users(self, item_ids: jax.Array, deterministic: bool = True) -> jax.Array:
         """item_ids: [batch, seq_len] -> user vectors [batch, seq_len, embed_dim] (one per position)."""
         seq_len = item_ids.shape[1]
-        x = self.item_embedding(item_ids) * jnp.sqrt(self.embed_dim).astype(jnp.float32)
+        x = self._item_rows(item_ids) * jnp.sqrt(self.embed_dim).astype(jnp.float32)
         x = x + self.position_embedding(jnp.arange(self.max_len - seq_len, self.max_len))[None]
         x = self.input_dropout(x, deterministic=deterministic)
         is_item = (item_ids != PADDING_ITEM)[..., None]
@@ -76,11 +101,24 @@ class SequentialRecommender(nn.Module):
 
     def item_vectors(self) -> jax.Array:
         """[num_items + 1, embed_dim] vectors of every catalogue id (row 0 = padding, never ranked)."""
-        if self.tie_item_embeddings:
+        if self.item_tower != "id":
+            table = self._item_rows(jnp.arange(self.num_items + 1))
+        elif self.tie_item_embeddings:
             table = self.item_embedding.embedding[: self.num_items + 1]
         else:
             table = self.output_item_embedding.embedding
         return self._project(table)
+
+    def _item_rows(self, item_ids: jax.Array) -> jax.Array:
+        """The item tower's input-side vector for each id (padding and [MASK] included)."""
+        by_id = self.item_embedding(item_ids)
+        if self.item_tower == "id":
+            return by_id
+        text = self.text_projection(jax.lax.stop_gradient(self.text_table)[item_ids])
+        if self.item_tower == "id+text":
+            return by_id + text
+        # Text only: the [MASK] token (bidirectional encoder) has no text; it keeps its id row.
+        return jnp.where((item_ids == self.num_items + 1)[..., None], by_id, text)
 
     def _project(self, vectors: jax.Array) -> jax.Array:
         if not self.normalize:

@@ -18,7 +18,10 @@ def learning_rate_schedule(config, total_steps: int) -> optax.Schedule:
 def make_optimizer(config, total_steps: int) -> optax.GradientTransformation:
     """Clip by global norm, then AdamW; weight decay only on matrices (not biases or norms)."""
     def decay_mask(params):
-        return jax.tree.map(lambda p: p.ndim >= 2, params)
+        # Matrices decay; biases, norms and the frozen text table do not.
+        return jax.tree_util.tree_map_with_path(
+            lambda path, p: p.ndim >= 2 and "text_table" not in jax.tree_util.keystr(path),
+            params)
 
     return optax.chain(
         optax.clip_by_global_norm(config.gradient_clip_norm),

@@ -25,6 +25,9 @@ from recall_jax.models import build_model
 from recall_jax.retrieval.baselines import popularity_ranking
 from recall_jax.evaluation.metrics import ranking_metrics
 from recall_jax.train import sharding
+from recall_jax.data.cold_start import cold_start_split
+from recall_jax.evaluation.full_ranking import RankingResult
+from recall_jax.text.item_text_vectors import item_text_vectors_for
 from recall_jax.train.checkpoints import Checkpoints
 from recall_jax.train.cloze import cloze_batch, mask_token
 from recall_jax.train.losses import make_loss
@@ -63,9 +66,14 @@ def create_train_state(model, optimizer, config, mesh, example_inputs: np.ndarra
     return state, shardings
 
 
-def make_train_step(model, loss_fn, optimizer, state_shardings, mesh, mask_rate: float = 0.2):
+def make_train_step(model, loss_fn, optimizer, state_shardings, mesh, mask_rate: float = 0.2,
+                    excluded_items: np.ndarray | None = None):
     """jit-ted update: dropout, negatives and cloze masks drawn from fold_in(state.rng, step)
-    (so a resumed run draws the same ones)."""
+    (so a resumed run draws the same ones). excluded_items (bool [num_items + 1]) are kept out
+    of every training softmax (cold-start items that do not exist yet at training time)."""
+    exclusion_bias = None
+    if excluded_items is not None:
+        exclusion_bias = jnp.where(jnp.asarray(excluded_items), -1e4, 0.0)[:, None]
     def train_step(state: TrainState, batch: dict[str, jax.Array]):
         step_rng = jax.random.fold_in(state.rng, state.step)
         dropout_rng, loss_rng = jax.random.split(step_rng)
@@ -79,6 +87,10 @@ def make_train_step(model, loss_fn, optimizer, state_shardings, mesh, mask_rate:
         def objective(params):
             users, items = model.apply({"params": params}, inputs, deterministic=False,
                                        rngs={"dropout": dropout_rng})
+            if exclusion_bias is not None:
+                # An extra dimension: users carry 1, excluded items -1e4, so their logits vanish.
+                users = jnp.concatenate([users, jnp.ones(users.shape[:-1] + (1,))], axis=-1)
+                items = jnp.concatenate([items, exclusion_bias.astype(items.dtype)], axis=-1)
             return loss_fn(users, items, targets, loss_rng)
 
         loss, grads = jax.value_and_grad(objective)(state.params)
@@ -123,7 +135,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
 
     # Input.
     dataset = load_dataset(config.data)
-    split = split_dataset(dataset, config.data)
+    split, cold_items = split_with_cold_start(dataset, config)
     batches = NextItemBatches(split.train, config.model.max_len, config.train.batch_size,
                               config.seed, config.train.bucket_lengths,
                               jax.process_index(), jax.process_count())
@@ -135,14 +147,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
 
     # Mesh, model, optimizer, sharded state.
     mesh = sharding.make_mesh(config.mesh.model_parallelism)
-    model = build_model(config.model, dataset.num_items)
+    model = build_model(config.model, dataset.num_items,
+                        item_text_vectors_for(config, dataset, workdir))
     optimizer = make_optimizer(config.optimizer, total_steps)
     loss_fn = make_loss(config.loss, jnp.asarray(
         item_log_probability(split.train.items, dataset.num_items)))
     example = np.zeros((config.train.batch_size, config.model.max_len), np.int32)
     state, state_shardings = create_train_state(model, optimizer, config, mesh, example)
     train_step = make_train_step(model, loss_fn, optimizer, state_shardings, mesh,
-                                 config.model.get("mask_rate", 0.2))
+                                 config.model.get("mask_rate", 0.2), cold_items)
     abstract_state = jax.tree.map(
         lambda leaf, s: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=s),
         state, state_shardings)
@@ -224,27 +237,56 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
     restored_best = checkpoints.restore_best(abstract_state)
     best_state = restored_best[0] if restored_best is not None else state
     report = final_report(config, model, best_state.params, split, dataset, progress, workdir,
-                          mesh, started)
+                          mesh, started, cold_items)
     writer.close()
     checkpoints.close()
     return report
 
 
+def split_with_cold_start(dataset, config):
+    """(split, items excluded from training or None): leave-one-out / temporal as configured,
+    with config.data.cold_start_share of the items held out when it is > 0."""
+    split = split_dataset(dataset, config.data)
+    share = config.data.get("cold_start_share", 0.0)
+    if not share:
+        return split, None
+    cold = cold_start_split(split, share, config.data.get("cold_start_seed", config.seed))
+    return cold.split, cold.cold_items
+
+
+def _subset(result: RankingResult, rows: np.ndarray) -> RankingResult:
+    return RankingResult(result.target_ranks[rows], result.top_items[rows],
+                         result.top_scores[rows],
+                         None if result.target_ties is None else result.target_ties[rows])
+
+
 def final_report(config, model, params, split, dataset, progress, workdir, mesh=None,
-                 started: float | None = None) -> dict:
-    """Validation and test rows for the model at its best epoch, with the popularity baseline."""
+                 started: float | None = None, cold_items: np.ndarray | None = None) -> dict:
+    """Validation and test rows for the model at its best epoch, with the popularity baseline;
+    with cold-start items, test rows for warm and cold targets as well."""
     rows = []
+    item_tower = config.model.get("item_tower", "id")
+    model_name = config.model.name + ("" if item_tower == "id" else f" ({item_tower})")
     for split_name, evaluation_set in (("validation", split.validation), ("test", split.test)):
-        metrics, _ = evaluate_model(model, params, evaluation_set, config.eval,
-                                    config.train.bucket_lengths, mesh)
-        rows.append({"model": config.model.name, "split": split_name, **metrics})
+        metrics, result = evaluate_model(model, params, evaluation_set, config.eval,
+                                         config.train.bucket_lengths, mesh)
         popularity = popularity_ranking(
             split.train, evaluation_set.histories.offsets, evaluation_set.histories.items,
             evaluation_set.targets, exclude_history=config.eval.exclude_history,
             max_k=max(config.eval.ks))
-        rows.append({"model": "popularity", "split": split_name,
-                     **ranking_metrics(popularity, ks=tuple(config.eval.ks),
-                                       num_items=dataset.num_items)})
+        groups = [(split_name, None)]
+        if cold_items is not None and split_name == "test":
+            is_cold = cold_items[evaluation_set.targets]
+            groups += [("test (warm targets)", ~is_cold), ("test (cold targets)", is_cold)]
+        for group_name, members in groups:
+            for name, ranking in ((model_name, result), ("popularity", popularity)):
+                if members is not None:
+                    if not members.any():
+                        continue
+                    ranking = _subset(ranking, np.flatnonzero(members))
+                rows.append({"model": name, "split": group_name,
+                             **ranking_metrics(ranking, ks=tuple(config.eval.ks),
+                                               num_items=dataset.num_items)})
     history_rule = ("the user's own history excluded from the ranking"
                     if config.eval.exclude_history else "the user's own history kept in the ranking")
     protocol = (f"{dataset.name}: {split.protocol}, full ranking over all {dataset.num_items:,} "
@@ -273,10 +315,11 @@ def final_report(config, model, params, split, dataset, progress, workdir, mesh=
 
 
 def restore_best_params(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
-                        num_items: int):
-    """(model, parameters at the best validation epoch) of a finished run in `workdir`."""
+                        dataset):
+    """(model, parameters at the best validation epoch, mesh) of a finished run in `workdir`."""
     mesh = sharding.make_mesh(config.mesh.model_parallelism)
-    model = build_model(config.model, num_items)
+    model = build_model(config.model, dataset.num_items,
+                        item_text_vectors_for(config, dataset, workdir))
     # Optimizer state shapes do not depend on the schedule length.
     optimizer = make_optimizer(config.optimizer, total_steps=1)
     example = np.zeros((config.train.batch_size, config.model.max_len), np.int32)
