@@ -18,6 +18,10 @@ from recall_jax.retrieval.candidates import Candidates
 PADDING_ITEM = 0
 
 
+def _next_power_of_two(value: int) -> int:
+    return 1 << max(0, int(value) - 1).bit_length()
+
+
 def padded_exclusions(offsets: np.ndarray | None, items: np.ndarray | None, start: int,
                       stop: int) -> np.ndarray:
     """int32 [stop - start, width]: users start..stop-1's excluded ids, 0-padded; width a power of 2."""
@@ -77,6 +81,7 @@ def _search(chunk_fn, user_vectors, item_vectors, k, exclude_offsets, exclude_it
     if not 1 <= k <= num_rankable:
         raise ValueError(f"k must lie in 1..{num_rankable} (the catalogue size), got {k}")
     items = jnp.asarray(item_vectors, jnp.float32)
+    user_chunk = min(user_chunk, _next_power_of_two(num_users))  # small queries, small shapes
     if mesh is not None:
         items = jax.device_put(items, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()))
         size = mesh.devices.size

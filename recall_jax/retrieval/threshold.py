@@ -41,6 +41,7 @@ def cosine_chunks(user_vectors, item_vectors, exclude_offsets=None, exclude_item
     """Yields (start, stop, cosines [stop - start, N + 1]) with excluded entries NaN."""
     users = unit_rows(user_vectors)
     items = jnp.asarray(unit_rows(item_vectors))
+    user_chunk = min(user_chunk, 1 << max(0, len(users) - 1).bit_length())
     for start in range(0, len(users), user_chunk):
         stop = min(start + user_chunk, len(users))
         block = np.zeros((user_chunk, users.shape[1]), np.float32)
