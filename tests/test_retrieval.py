@@ -103,17 +103,19 @@ def clustered(num, dim=16, clusters=20, seed=1):
     return points.astype(np.float32)
 
 
-def test_scann_save_and_reload_give_identical_results(tmp_path):
+def test_scann_save_and_reload_give_identical_results(tmp_path, monkeypatch):
     items = np.concatenate([np.zeros((1, 16), np.float32), clustered(3000)])
     queries = clustered(200, seed=2)
     index = ScannIndex.build(items, ScannSettings(num_leaves=40, num_leaves_to_search=8,
                                                   reorder=50))
     before = index.search(queries, 10)
-    index.save(tmp_path / "index")
-    after = ScannIndex.load(tmp_path / "index").search(queries, 10)
+    monkeypatch.chdir(tmp_path)
+    index.save("index")  # a relative path, then the folder is moved: it must still load
+    (tmp_path / "index").rename(tmp_path / "moved")
+    after = ScannIndex.load(tmp_path / "moved").search(queries, 10)
     np.testing.assert_array_equal(before.items, after.items)
     np.testing.assert_array_equal(before.scores, after.scores)
-    assert index.memory_bytes(tmp_path / "index") > 0
+    assert index.memory_bytes(tmp_path / "moved") > 0
     with pytest.raises(FileNotFoundError, match="no saved ScaNN index"):
         ScannIndex.load(tmp_path)
 

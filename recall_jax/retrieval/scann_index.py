@@ -111,16 +111,16 @@ class ScannIndex:
                                      np.asarray(distances, np.float32))
 
     def save(self, folder: str | pathlib.Path) -> None:
-        folder = pathlib.Path(folder)
+        folder = pathlib.Path(folder).absolute()  # ScaNN records the paths it is given
         folder.mkdir(parents=True, exist_ok=True)
-        self.searcher.serialize(str(folder))
+        self.searcher.serialize(str(folder), relative_path=True)  # relocatable folder
         (folder / self.SETTINGS_FILE).write_text(json.dumps(
             {"settings": dataclasses.asdict(self.settings), "num_items": self.num_items,
              "build_seconds": self.build_seconds}, indent=1))
 
     @classmethod
     def load(cls, folder: str | pathlib.Path) -> "ScannIndex":
-        folder = pathlib.Path(folder)
+        folder = pathlib.Path(folder).absolute()
         meta_path = folder / cls.SETTINGS_FILE
         if not meta_path.is_file():
             raise FileNotFoundError(f"{folder} holds no saved ScaNN index ({cls.SETTINGS_FILE} "
