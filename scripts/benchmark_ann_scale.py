@@ -66,7 +66,7 @@ def jax_top_k_fn(items: jax.Array, k: int, chunk: int):
     valid_rows = items.shape[0]
 
     @jax.jit
-    def search(queries):
+    def search_blocks(blocks, queries):  # the table is an argument, not a baked-in constant
         def step(carry, block_and_start):
             scores_so_far, ids_so_far = carry
             block, start = block_and_start
@@ -83,7 +83,7 @@ def jax_top_k_fn(items: jax.Array, k: int, chunk: int):
         starts = jnp.arange(num_chunks, dtype=jnp.int32) * chunk
         (scores, ids), _ = jax.lax.scan(step, initial, (blocks, starts))
         return ids
-    return search
+    return lambda queries: search_blocks(blocks, queries)
 
 
 def recall_at_k(found: np.ndarray, exact: np.ndarray) -> float:
