@@ -153,7 +153,9 @@ def main() -> None:
         for trial in trials:
             print(f"  leaves {trial.leaves_to_search:5d}  reorder {trial.reorder:4d}  "
                   f"ANN-recall@{args.k} {trial.ann_recall:.4f}  {trial.queries_per_second:10.1f} q/s")
-        row = {"items": size, "numpy_qps": numpy_qps, "jax_qps": jax_qps,
+        row = {"items": size, "queries": args.queries, "k": args.k, "dim": args.dim,
+               "clusters": args.clusters, "target_recall": args.target_recall,
+               "numpy_qps": numpy_qps, "jax_qps": jax_qps,
                "scann_build_seconds": index.build_seconds, "scann_index_mib": index_mib,
                "trials": [t.__dict__ for t in trials]}
         if best is None:

@@ -90,7 +90,8 @@ def ann_scale_section(path: pathlib.Path) -> str:
     rows = []
     for result in results:
         best = result.get("best") or {}
-        rows.append({"items": f"{result['items']:,}", "exact numpy q/s": result["numpy_qps"],
+        rows.append({"items": f"{result['items']:,}", "queries": result.get("queries"),
+                     "exact numpy q/s": result["numpy_qps"],
                      "exact JAX q/s": result["jax_qps"],
                      "ScaNN build s": result["scann_build_seconds"],
                      "ScaNN index MiB": result["scann_index_mib"],
@@ -100,14 +101,16 @@ def ann_scale_section(path: pathlib.Path) -> str:
                      "ScaNN q/s": best.get("queries_per_second"),
                      "speed-up vs brute force": result.get("speedup")})
     columns = list(rows[0])
-    sizes = " ".join(str(r["items"]) for r in results)
+    commands = "\n".join(
+        f"python scripts/benchmark_ann_scale.py --sizes {r['items']} --queries "
+        f"{r.get('queries', 1000)} --json <file>" for r in results)
     return "\n".join([
         "## Exact brute force vs tuned ScaNN at scale", "",
         "Clustered synthetic item vectors of dimension 64 (2,000 Gaussian centres with per-cluster "
-        "scales and log-normal norms), 1,000 queries from the same mixture; the fastest ScaNN "
-        "search setting reaching ANN-recall@10 >= 0.95 against exact top-10, measured in the same "
-        "run as brute force. Command:", "",
-        f"```\npython scripts/benchmark_ann_scale.py --sizes {sizes} --json {path}\n```", "",
+        "scales and log-normal norms), queries from the same mixture; the fastest ScaNN search "
+        "setting reaching ANN-recall@10 >= 0.95 against exact top-10, measured in the same run as "
+        f"brute force. Rows from {path}; each size's command:", "",
+        f"```\n{commands}\n```", "",
         format_markdown_table(rows, columns, float_format="{:.4g}"), ""])
 
 
