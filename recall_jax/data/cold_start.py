@@ -12,7 +12,7 @@ import dataclasses
 
 import numpy as np
 
-from recall_jax.data.dataset import SequenceDataset
+from recall_jax.data.dataset import SequenceDataset, offsets_from_owners, owner_of_entries
 from recall_jax.data.splits import EvaluationSet, Split
 
 
@@ -42,10 +42,9 @@ def choose_cold_items(dataset: SequenceDataset, share: float, seed: int) -> np.n
 def without_items(dataset: SequenceDataset, drop: np.ndarray) -> SequenceDataset:
     """The dataset with every event of the items where drop[item] removed (order kept)."""
     keep = ~drop[dataset.items]
-    owner = np.repeat(np.arange(dataset.num_users), dataset.lengths)
-    counts = np.bincount(owner[keep], minlength=dataset.num_users)
+    owner = owner_of_entries(dataset.offsets)
     return dataclasses.replace(
-        dataset, offsets=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+        dataset, offsets=offsets_from_owners(owner[keep], dataset.num_users),
         items=dataset.items[keep],
         timestamps=None if dataset.timestamps is None else dataset.timestamps[keep])
 

@@ -9,6 +9,21 @@ import numpy as np
 PADDING_ITEM = 0  # Item id 0 is reserved for padding; real items are 1..num_items.
 
 
+def offsets_from_counts(counts: np.ndarray) -> np.ndarray:
+    """int64 [len(counts) + 1] CSR offsets: row r owns entries offsets[r]:offsets[r + 1]."""
+    return np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+
+
+def offsets_from_owners(sorted_owners: np.ndarray, num_rows: int) -> np.ndarray:
+    """CSR offsets for entries already grouped by owning row (sorted_owners: int [entries])."""
+    return offsets_from_counts(np.bincount(sorted_owners, minlength=num_rows))
+
+
+def owner_of_entries(offsets: np.ndarray) -> np.ndarray:
+    """int [offsets[-1]]: the row owning each CSR entry."""
+    return np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
+
+
 @dataclasses.dataclass(frozen=True)
 class ItemCatalogue:
     """Item metadata aligned with internal ids (row 0 is the padding item).

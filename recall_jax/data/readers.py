@@ -49,7 +49,7 @@ from typing import Sequence
 
 import numpy as np
 
-from recall_jax.data.dataset import ItemCatalogue, SequenceDataset
+from recall_jax.data.dataset import ItemCatalogue, SequenceDataset, offsets_from_owners
 
 DATA_ROOT_VARIABLE = "RECALL_JAX_DATA"
 MAX_INTEGER_DIGITS = 18  # Anything longer would overflow int64.
@@ -184,8 +184,7 @@ def _integer_table(raw: bytes, path: Path, num_columns: int, expected: str,
 
 def _offsets_from_sorted_users(sorted_user_codes: np.ndarray, num_users: int) -> np.ndarray:
     """int64 [num_users + 1] CSR offsets for events already grouped by user code."""
-    counts = np.bincount(sorted_user_codes, minlength=num_users)
-    return np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    return offsets_from_owners(sorted_user_codes, num_users)
 
 
 def _order_by_user_then_time(user_codes: np.ndarray, timestamps: np.ndarray | None) -> np.ndarray:

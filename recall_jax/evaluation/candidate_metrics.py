@@ -10,6 +10,7 @@ from typing import Sequence
 
 import numpy as np
 
+from recall_jax.data.dataset import owner_of_entries
 from recall_jax.retrieval.candidates import Candidates
 
 
@@ -18,8 +19,7 @@ def target_positions(candidates: Candidates, targets: np.ndarray) -> np.ndarray:
     targets = np.asarray(targets)
     if len(targets) != candidates.num_users:
         raise ValueError(f"{len(targets)} targets for {candidates.num_users} users")
-    sizes = candidates.sizes()
-    owner = np.repeat(np.arange(candidates.num_users), sizes)
+    owner = owner_of_entries(candidates.offsets)
     hits = np.nonzero(candidates.items == targets[owner])[0]
     positions = np.full(candidates.num_users, np.iinfo(np.int64).max, np.int64)
     np.minimum.at(positions, owner[hits], hits - candidates.offsets[owner[hits]])

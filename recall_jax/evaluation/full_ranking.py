@@ -130,11 +130,11 @@ def _rank_user_chunk(user_vectors: jax.Array, targets: jax.Array, exclusions: ja
     return ranks, ties, best_items, best_scores
 
 
-def _next_power_of_two(value: int) -> int:
+def next_power_of_two(value: int) -> int:
     return 1 << max(0, int(value) - 1).bit_length()
 
 
-def _padded_histories(offsets: np.ndarray, items: np.ndarray, start: int, stop: int,
+def padded_histories(offsets: np.ndarray, items: np.ndarray, start: int, stop: int,
                       rows: int, width: int) -> np.ndarray:
     """int32 [rows, width]: row i holds the items of user start + i, then 0s (rows past stop: 0s)."""
     lengths = offsets[start + 1:stop + 1] - offsets[start:stop]
@@ -207,7 +207,7 @@ def rank_all_items(user_vectors, item_vectors, targets, exclude_offsets=None, ex
     item_blocks = jnp.asarray(item_blocks.reshape(num_blocks, block_size, dimension))
 
     chunk = max(1, min(user_chunk, num_users))
-    width = _next_power_of_two(max(1, int(np.diff(exclude_offsets).max(initial=0))))
+    width = next_power_of_two(max(1, int(np.diff(exclude_offsets).max(initial=0))))
     outputs = []
     for start in range(0, num_users, chunk):
         stop = min(start + chunk, num_users)
@@ -215,7 +215,7 @@ def rank_all_items(user_vectors, item_vectors, targets, exclude_offsets=None, ex
         chunk_vectors[:stop - start] = user_vectors[start:stop]
         chunk_targets = np.ones(chunk, np.int32)
         chunk_targets[:stop - start] = targets[start:stop]
-        exclusions = _padded_histories(exclude_offsets, exclude_items, start, stop, chunk, width)
+        exclusions = padded_histories(exclude_offsets, exclude_items, start, stop, chunk, width)
         outputs.append(_rank_user_chunk(chunk_vectors, chunk_targets, exclusions, item_blocks,
                                         num_items=num_items, max_k=max_k))
 

@@ -10,6 +10,8 @@ import dataclasses
 
 import numpy as np
 
+from recall_jax.data.dataset import offsets_from_counts, offsets_from_owners
+
 PADDING_ITEM = 0
 
 
@@ -52,8 +54,8 @@ class Candidates:
         """From [num_users, k] top lists, best first; padding entries (id 0) are dropped."""
         items, scores = np.asarray(items), np.asarray(scores, np.float32)
         keep = items != PADDING_ITEM
-        offsets = np.concatenate([[0], np.cumsum(keep.sum(axis=1))]).astype(np.int64)
-        return cls(offsets, items[keep].astype(np.int32), scores[keep])
+        return cls(offsets_from_counts(keep.sum(axis=1)), items[keep].astype(np.int32),
+                   scores[keep])
 
     @classmethod
     def from_mask(cls, mask: np.ndarray, scores: np.ndarray, item_ids: np.ndarray | None = None
@@ -68,9 +70,7 @@ class Candidates:
         rows, columns = np.nonzero(mask)
         kept_scores = scores[rows, columns].astype(np.float32)
         order = np.lexsort((columns, -kept_scores, rows))
-        counts = np.bincount(rows, minlength=num_users)
-        offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        return cls(offsets, item_ids[columns[order]].astype(np.int32), kept_scores[order])
+        return cls(offsets_from_owners(rows, num_users), item_ids[columns[order]].astype(np.int32), kept_scores[order])
 
     @classmethod
     def concatenate(cls, parts: list["Candidates"]) -> "Candidates":

@@ -19,6 +19,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from recall_jax.data.dataset import offsets_from_owners, owner_of_entries
 from recall_jax.evaluation.candidate_metrics import ann_recall_at_k, candidate_metrics
 from recall_jax.evaluation.report import format_markdown_table
 from recall_jax.retrieval import threshold
@@ -54,10 +55,9 @@ class Inputs:
 def exclusions_without_targets(offsets: np.ndarray, items: np.ndarray, targets: np.ndarray
                                ) -> tuple[np.ndarray, np.ndarray]:
     """Histories with each user's own target removed, so a repeated target stays rankable."""
-    owner = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
+    owner = owner_of_entries(offsets)
     keep = items != targets[owner]
-    counts = np.bincount(owner[keep], minlength=len(offsets) - 1)
-    return np.concatenate([[0], np.cumsum(counts)]).astype(np.int64), items[keep]
+    return offsets_from_owners(owner[keep], len(offsets) - 1), items[keep]
 
 
 @dataclasses.dataclass
@@ -90,20 +90,20 @@ def _time_strategy(query: Callable[[np.ndarray, slice | None], Candidates], num_
     return candidates, qps, float(np.percentile(latencies, 50)), float(np.percentile(latencies, 99))
 
 
-def _slice_exclusions(inputs: Inputs, users: slice | None):
-    if users is None or inputs.exclude_offsets is None:
-        return inputs.exclude_offsets, inputs.exclude_items, inputs.user_vectors
-    start, stop = users.start, users.stop
-    offsets = inputs.exclude_offsets[start:stop + 1]
-    items = inputs.exclude_items[offsets[0]:offsets[-1]]
-    return offsets - offsets[0], items, inputs.user_vectors[start:stop]
-
-
 def _slice_rows(offsets, items, users: slice | None):
+    """The CSR rows of `users` (all when None), re-based to start at 0."""
     if users is None:
         return offsets, items
     part = offsets[users.start:users.stop + 1]
     return part - part[0], items[part[0]:part[-1]]
+
+
+def _slice_exclusions(inputs: Inputs, users: slice | None):
+    """(exclusion offsets, exclusion items, user vectors) of `users` (all when None)."""
+    vectors = inputs.user_vectors if users is None else inputs.user_vectors[users]
+    if inputs.exclude_offsets is None:
+        return None, None, vectors
+    return (*_slice_rows(inputs.exclude_offsets, inputs.exclude_items, users), vectors)
 
 
 def run_comparison(inputs: Inputs, settings, out_dir: str | pathlib.Path, title: str,
@@ -241,7 +241,7 @@ def run_comparison(inputs: Inputs, settings, out_dir: str | pathlib.Path, title:
                      "build_s": entry.build_seconds, "memory_MB": entry.memory_mb,
                      "note": entry.note})
 
-    sweep = threshold_sweep(inputs, settings, exact_top_k_sizes=settings.sweep_sizes)
+    sweep = threshold_sweep(inputs, settings.sweep_sizes, tuning_cosines)
     _write_outputs(rows, sweep, trials, measured, exact_top, settings, out_dir, title, protocol,
                    command, oversized, tuning_exact_qps)
     return rows
@@ -254,9 +254,11 @@ def _tuning_cosines(inputs: Inputs) -> np.ndarray:
         inputs.tuning_exclude_items)])
 
 
-def threshold_sweep(inputs: Inputs, settings, exact_top_k_sizes) -> list[dict]:
+def threshold_sweep(inputs: Inputs, exact_top_k_sizes, tuning_cosines: np.ndarray | None = None
+                    ) -> list[dict]:
     """Set recall vs mean set size for global tau, per-user tau and top-K at the same sizes."""
-    tuning_cosines = _tuning_cosines(inputs)
+    if tuning_cosines is None:
+        tuning_cosines = _tuning_cosines(inputs)
     largest = max(exact_top_k_sizes)
     dot_top = exact_top_k(inputs.user_vectors, inputs.item_vectors, largest,
                           inputs.exclude_offsets, inputs.exclude_items)

@@ -13,13 +13,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from recall_jax.evaluation.full_ranking import next_power_of_two, padded_histories
 from recall_jax.retrieval.candidates import Candidates
 
 PADDING_ITEM = 0
-
-
-def _next_power_of_two(value: int) -> int:
-    return 1 << max(0, int(value) - 1).bit_length()
 
 
 def padded_exclusions(offsets: np.ndarray | None, items: np.ndarray | None, start: int,
@@ -27,13 +24,8 @@ def padded_exclusions(offsets: np.ndarray | None, items: np.ndarray | None, star
     """int32 [stop - start, width]: users start..stop-1's excluded ids, 0-padded; width a power of 2."""
     if offsets is None:
         return np.zeros((stop - start, 1), np.int32)
-    lengths = np.diff(offsets[start:stop + 1])
-    width = 1 << max(0, int(lengths.max(initial=1)) - 1).bit_length()
-    out = np.zeros((stop - start, width), np.int32)
-    rows = np.repeat(np.arange(stop - start), lengths)
-    columns = np.arange(len(rows)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    out[rows, columns] = items[offsets[start]:offsets[stop]]
-    return out
+    width = next_power_of_two(max(1, int(np.diff(offsets[start:stop + 1]).max(initial=1))))
+    return padded_histories(offsets, items, start, stop, stop - start, width)
 
 
 def _masked_scores(users, items, exclusions):
@@ -81,7 +73,7 @@ def _search(chunk_fn, user_vectors, item_vectors, k, exclude_offsets, exclude_it
     if not 1 <= k <= num_rankable:
         raise ValueError(f"k must lie in 1..{num_rankable} (the catalogue size), got {k}")
     items = jnp.asarray(item_vectors, jnp.float32)
-    user_chunk = min(user_chunk, _next_power_of_two(num_users))  # small queries, small shapes
+    user_chunk = min(user_chunk, next_power_of_two(num_users))  # small queries, small shapes
     if mesh is not None:
         items = jax.device_put(items, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()))
         size = mesh.devices.size

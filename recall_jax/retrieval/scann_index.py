@@ -17,6 +17,7 @@ from typing import Sequence
 
 import numpy as np
 
+from recall_jax.data.dataset import offsets_from_counts, offsets_from_owners, owner_of_entries
 from recall_jax.retrieval.candidates import Candidates
 
 
@@ -137,20 +138,19 @@ class ScannIndex:
 
 def _drop_excluded(found: Candidates, rows: np.ndarray, exclude_offsets, exclude_items,
                    k: int) -> Candidates:
-    owner = np.repeat(np.arange(found.num_users), found.sizes())
+    owner = owner_of_entries(found.offsets)
     global_owner = rows[owner]
     # An entry is excluded when (user, item) appears among that user's excluded pairs.
     num_ids = int(max(found.items.max(initial=0), exclude_items.max(initial=0))) + 1
     found_keys = global_owner.astype(np.int64) * num_ids + found.items
-    excluded_owner = np.repeat(np.arange(len(exclude_offsets) - 1), np.diff(exclude_offsets))
+    excluded_owner = owner_of_entries(exclude_offsets)
     excluded_keys = excluded_owner.astype(np.int64) * num_ids + exclude_items
     keep = ~np.isin(found_keys, excluded_keys)
     # Keep the first k survivors per user (lists are best first).
     kept_owner = owner[keep]
     rank_in_user = np.arange(len(kept_owner)) - np.searchsorted(kept_owner, kept_owner)
     take = rank_in_user < k
-    counts = np.bincount(kept_owner[take], minlength=found.num_users)
-    return Candidates(np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+    return Candidates(offsets_from_owners(kept_owner[take], found.num_users),
                       found.items[keep][take], found.scores[keep][take])
 
 
@@ -158,7 +158,7 @@ def _merge_user_groups(parts: list[tuple[np.ndarray, Candidates]], num_users: in
     sizes = np.zeros(num_users, np.int64)
     for rows, part in parts:
         sizes[rows] = part.sizes()
-    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    offsets = offsets_from_counts(sizes)
     items = np.zeros(offsets[-1], np.int32)
     scores = np.zeros(offsets[-1], np.float32)
     for rows, part in parts:

@@ -19,6 +19,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from recall_jax.data.dataset import offsets_from_owners, owner_of_entries
+from recall_jax.evaluation.full_ranking import next_power_of_two
 from recall_jax.retrieval.candidates import Candidates
 from recall_jax.retrieval.exact import padded_exclusions
 
@@ -41,7 +43,7 @@ def cosine_chunks(user_vectors, item_vectors, exclude_offsets=None, exclude_item
     """Yields (start, stop, cosines [stop - start, N + 1]) with excluded entries NaN."""
     users = unit_rows(user_vectors)
     items = jnp.asarray(unit_rows(item_vectors))
-    user_chunk = min(user_chunk, 1 << max(0, len(users) - 1).bit_length())
+    user_chunk = min(user_chunk, next_power_of_two(len(users)))
     for start in range(0, len(users), user_chunk):
         stop = min(start + user_chunk, len(users))
         block = np.zeros((user_chunk, users.shape[1]), np.float32)
@@ -101,12 +103,11 @@ def filter_by_cosine(candidates: Candidates, user_vectors, item_vectors,
                      tau: float | np.ndarray) -> Candidates:
     """Hybrid: keep the candidates whose cosine to their user exceeds tau, re-sorted by cosine."""
     users, items = unit_rows(user_vectors), unit_rows(item_vectors)
-    owner = np.repeat(np.arange(candidates.num_users), candidates.sizes())
+    owner = owner_of_entries(candidates.offsets)
     cosines = np.einsum("nd,nd->n", users[owner], items[candidates.items])
     tau = np.broadcast_to(np.asarray(tau, np.float32), (candidates.num_users,))
     keep = cosines > tau[owner]
     order = np.lexsort((candidates.items[keep], -cosines[keep], owner[keep]))
-    counts = np.bincount(owner[keep], minlength=candidates.num_users)
-    return Candidates(np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+    return Candidates(offsets_from_owners(owner[keep], candidates.num_users),
                       candidates.items[keep][order].astype(np.int32),
                       cosines[keep][order].astype(np.float32))

@@ -17,6 +17,7 @@ import jax
 import numpy as np
 from absl import logging
 
+from recall_jax.evaluation.full_ranking import next_power_of_two
 from recall_jax.text.checkpoint import load_bert, load_tokenizer
 
 
@@ -57,7 +58,7 @@ def encode_texts(texts: Sequence[str], folder: str | pathlib.Path, pooling: str 
     out = np.zeros((len(texts), model.config.hidden_size), np.float32)
     for start in range(0, len(texts), batch_size):
         rows = order[start:start + batch_size]
-        width = 1 << int(max(lengths[rows].max(), 1) - 1).bit_length()
+        width = next_power_of_two(max(int(lengths[rows].max()), 1))
         ids = np.zeros((batch_size, width), np.int32)
         mask = np.zeros((batch_size, width), np.int32)
         for row, index in enumerate(rows):

@@ -50,20 +50,31 @@ class NonFiniteLossError(FloatingPointError):
 # ----------------------------------------------------------------------------------------------
 # Model, optimizer and sharded state.
 # ----------------------------------------------------------------------------------------------
-def create_train_state(model, optimizer, config, mesh, example_inputs: np.ndarray):
-    """Parameters created already sharded: shapes from eval_shape, then jit(init, out_shardings)."""
+def _state_initializer(model, optimizer, config, mesh, example_inputs: np.ndarray):
+    """(init(rng) -> TrainState, the state's shapes, a NamedSharding per leaf)."""
     def init(rng):
         params_rng, state_rng = jax.random.split(rng)
         params = model.init(params_rng, jnp.asarray(example_inputs))["params"]
         return TrainState(step=jnp.zeros((), jnp.int32), params=params,
                           opt_state=optimizer.init(params), rng=state_rng)
 
-    rng = jax.random.PRNGKey(config.seed)
-    abstract = jax.eval_shape(init, rng)
-    shardings = sharding.tree_shardings(abstract, mesh, config.mesh.parameter_rules)
+    abstract = jax.eval_shape(init, jax.random.PRNGKey(config.seed))
+    return init, abstract, sharding.tree_shardings(abstract, mesh, config.mesh.parameter_rules)
+
+
+def create_train_state(model, optimizer, config, mesh, example_inputs: np.ndarray):
+    """Parameters created already sharded: shapes from eval_shape, then jit(init, out_shardings)."""
+    init, _, shardings = _state_initializer(model, optimizer, config, mesh, example_inputs)
     with jax.set_mesh(mesh):
-        state = jax.jit(init, out_shardings=shardings)(rng)
+        state = jax.jit(init, out_shardings=shardings)(jax.random.PRNGKey(config.seed))
     return state, shardings
+
+
+def sharded_abstract_state(state_like: Any, shardings: Any) -> Any:
+    """ShapeDtypeStructs carrying their shardings: the target orbax restores into."""
+    return jax.tree.map(
+        lambda leaf, s: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=s),
+        state_like, shardings)
 
 
 def make_train_step(model, loss_fn, optimizer, state_shardings, mesh, mask_rate: float = 0.2,
@@ -156,9 +167,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
     state, state_shardings = create_train_state(model, optimizer, config, mesh, example)
     train_step = make_train_step(model, loss_fn, optimizer, state_shardings, mesh,
                                  config.model.get("mask_rate", 0.2), cold_items)
-    abstract_state = jax.tree.map(
-        lambda leaf, s: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=s),
-        state, state_shardings)
+    abstract_state = sharded_abstract_state(state, state_shardings)
 
     # Checkpoints: resume when the workdir has one.
     checkpoints = Checkpoints(workdir, keep=config.train.checkpoints_to_keep)
@@ -323,10 +332,9 @@ def restore_best_params(config: ml_collections.ConfigDict, workdir: str | pathli
     # Optimizer state shapes do not depend on the schedule length.
     optimizer = make_optimizer(config.optimizer, total_steps=1)
     example = np.zeros((config.train.batch_size, config.model.max_len), np.int32)
-    state, state_shardings = create_train_state(model, optimizer, config, mesh, example)
-    abstract_state = jax.tree.map(
-        lambda leaf, s: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=s),
-        state, state_shardings)
+    # Shapes only: the parameters come from the checkpoint, nothing is initialised.
+    _, abstract, shardings = _state_initializer(model, optimizer, config, mesh, example)
+    abstract_state = sharded_abstract_state(abstract, shardings)
     checkpoints = Checkpoints(workdir, keep=config.train.checkpoints_to_keep)
     try:
         restored = checkpoints.restore_best(abstract_state)
