@@ -14,7 +14,16 @@ import jax  # noqa: E402  (after the device split above)
 from absl import app, flags, logging  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
+from recall_jax.data.download import DownloadError  # noqa: E402
+from recall_jax.data.readers import DataFormatError  # noqa: E402
+from recall_jax.text.checkpoint import CheckpointFormatError  # noqa: E402
 from recall_jax.train import trainer  # noqa: E402
+from recall_jax.train.checkpoints import CheckpointError  # noqa: E402
+from recall_jax.train.trainer import NonFiniteLossError  # noqa: E402
+
+# Errors that describe bad data, checkpoints, configs or training divergence in their message.
+USER_FACING_ERRORS = (DataFormatError, DownloadError, CheckpointError, CheckpointFormatError,
+                      NonFiniteLossError)
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Where checkpoints, metrics and the results table go.")
@@ -34,7 +43,12 @@ def main(argv):
     config = FLAGS.config
     with config.unlocked():
         config.command = " ".join(["python -m recall_jax.main"] + sys.argv[1:])
-    trainer.train_and_evaluate(config, FLAGS.workdir)
+    try:
+        trainer.train_and_evaluate(config, FLAGS.workdir)
+    except USER_FACING_ERRORS as error:
+        # Bad input or environment: say what and where in one message, without a traceback.
+        logging.error("%s: %s", type(error).__name__, error)
+        raise SystemExit(f"recall_jax: {type(error).__name__}: {error}") from None
     if jax.process_index() == 0:
         print((pathlib.Path(FLAGS.workdir) / "results.md").read_text())
 

@@ -114,13 +114,114 @@ def ann_scale_section(path: pathlib.Path) -> str:
         format_markdown_table(rows, columns, float_format="{:.4g}"), ""])
 
 
+COLD_START_KS = (10, 50, 200)
+
+
+def _cold_start_runs(folder: pathlib.Path) -> list[dict]:
+    """The finished runs under a run_cold_start.sh output folder, SASRec first, towers in order."""
+    order = {"id": 0, "id+text": 1, "text": 2}
+    runs = []
+    for results_path in sorted(folder.glob("*/results.json")):
+        run = results_path.parent
+        config = json.loads((run / "config.json").read_text())
+        runs.append({"folder": run, "config": config,
+                     "results": json.loads(results_path.read_text()),
+                     "summary": json.loads((run / "run_summary.json").read_text())})
+    if not runs:
+        raise SystemExit(f"{folder}: no finished runs (*/results.json) found")
+    runs.sort(key=lambda r: (r["config"]["model"]["name"] != "sasrec",
+                             order.get(r["config"]["model"].get("item_tower", "id"), 9)))
+    return runs
+
+
+def _row(results: dict, model_prefix: str, split: str) -> dict:
+    for row in results["rows"]:
+        if row["split"] == split and row["model"].startswith(model_prefix):
+            return row
+    raise SystemExit(f"{results['title']}: no {model_prefix!r} row for split {split!r}")
+
+
+def cold_start_section(folder: pathlib.Path) -> str:
+    """Warm- and cold-target tables for every item tower and behaviour encoder, with popularity."""
+    runs = _cold_start_runs(folder)
+    groups = {"warm": "test (warm targets)", "cold": "test (cold targets)"}
+    metrics = [f"{m}@{k}" for k in COLD_START_KS for m in ("HR", "NDCG")]
+    tables, baseline, lines = {}, {}, []
+    for kind, split in groups.items():
+        rows = []
+        for run in runs:
+            model = run["config"]["model"]
+            row = _row(run["results"], model["name"], split)
+            entry = {"encoder": model["name"], "item tower": model.get("item_tower", "id"),
+                     **{m: row[m] for m in metrics}}
+            if kind == "warm":
+                baseline.setdefault(model["name"], entry["NDCG@10"] if entry["item tower"] == "id"
+                                    else None)
+                reference = baseline.get(model["name"])
+                entry["NDCG@10 vs id"] = (f"{(entry['NDCG@10'] / reference - 1) * 100:+.1f}%"
+                                          if reference else "")
+            rows.append(entry)
+        popularity = _row(runs[0]["results"], "popularity", split)
+        rows.append({"encoder": "popularity", "item tower": "",
+                     **{m: popularity[m] for m in metrics},
+                     **({"NDCG@10 vs id": ""} if kind == "warm" else {})})
+        tables[kind] = (rows, int(popularity["num_users"]))
+    cold_rows = tables["cold"][0]
+    popularity_cold = cold_rows[-1]["NDCG@10"]
+    for row in cold_rows[:-1]:
+        if row["item tower"] != "id":
+            ratio = (f"{row['NDCG@10'] / popularity_cold:.1f}x popularity's "
+                     f"{popularity_cold:.4f}" if popularity_cold > 0
+                     else f"popularity scores {popularity_cold:.4f}")
+            lines.append(f"- {row['encoder']} ({row['item tower']}): cold NDCG@10 "
+                         f"{row['NDCG@10']:.4f}, {ratio}.")
+    first = runs[0]
+    data = first["config"]["data"]
+    encodings = []
+    for stats_path in sorted((folder / "text_cache").glob("*.json")):
+        stats = json.loads(stats_path.read_text())
+        encodings.append(f"{stats['items']:,} item texts in {stats['seconds']:.1f} s "
+                         f"({stats['items_per_second']:,.0f} items/s, {stats['pooling']} pooling, "
+                         f"max {stats['max_length']} tokens, {pathlib.Path(stats['checkpoint']).name})")
+    per_run = [f"- {r['config']['model']['name']} / {r['config']['model'].get('item_tower', 'id')}: "
+               f"{r['summary']['epochs_run']} epochs, best {r['summary']['best_epoch']}, "
+               f"{r['summary']['wall_seconds'] / 60:.1f} min training and validation, "
+               f"{(r['summary'].get('invocation_seconds') or 0) / 60:.1f} min in all; "
+               f"`{r['summary']['command']}`" for r in runs]
+    columns = lambda rows: list(rows[0])  # noqa: E731
+    return "\n".join([
+        f"## Cold start on {data['name']}", "",
+        f"Protocol: {first['results']['protocol']} A random {data['cold_start_share']:.0%} of the "
+        f"items (seed {data['cold_start_seed']}) is held out of training: their interactions are "
+        "removed from every training sequence and they are masked out of the training softmax, "
+        "so a model first meets them at test time. Test users are split by whether their "
+        "held-out target is warm or cold. Each row is the model at its best validation epoch.",
+        "", "Command (every run below, then this page):", "",
+        f"```\nbash scripts/run_cold_start.sh {folder} "
+        f"--config.train.num_epochs={first['config']['train']['num_epochs']} "
+        f"--config.train.max_train_minutes={first['config']['train']['max_train_minutes']}\n"
+        f"python scripts/make_results_readme.py --cold-start {folder} --out "
+        "experiments/cold_start.md\n```", "",
+        f"### Warm targets ({tables['warm'][1]:,} test users)", "",
+        format_markdown_table(tables["warm"][0], columns(tables["warm"][0])),
+        f"### Cold targets ({tables['cold'][1]:,} test users)", "",
+        format_markdown_table(tables["cold"][0], columns(tables["cold"][0])),
+        "Text towers against popularity on cold targets:", "", *lines, "",
+        "Item text: title (with year) and genres"
+        + (f"; encoded once and shared by all runs: {'; '.join(encodings)}." if encodings
+           else "."), "",
+        "Runs:", "", *per_run, ""])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("runs", nargs="+", type=pathlib.Path, help="finished run folders")
+    parser.add_argument("runs", nargs="*", type=pathlib.Path, help="finished run folders")
     parser.add_argument("--comparison", type=pathlib.Path, default=None,
                         help="a comparison/ folder written by python -m recall_jax.compare")
     parser.add_argument("--ann-scale", type=pathlib.Path, default=None,
                         help="JSON written by scripts/benchmark_ann_scale.py --json")
+    parser.add_argument("--cold-start", type=pathlib.Path, default=None,
+                        help="an output folder of scripts/run_cold_start.sh")
     parser.add_argument("--out", type=pathlib.Path, default=None, help="default: stdout")
     args = parser.parse_args()
     header = [
@@ -133,20 +234,27 @@ def main() -> None:
         "python scripts/make_results_readme.py " + " ".join(str(r) for r in args.runs)
         + (f" --comparison {args.comparison}" if args.comparison else "")
         + (f" --ann-scale {args.ann_scale}" if args.ann_scale else "")
-        + " --out experiments/README.md",
+        + (f" --cold-start {args.cold_start}" if args.cold_start else "")
+        + f" --out {args.out or 'experiments/README.md'}",
         "```",
         "",
         "Rows labelled with a source are published figures on the same protocol, for comparison.",
         "HR@K equals Recall@K here (one held-out item per user).",
         "",
-        "",
     ]
+    out_folder = args.out.parent if args.out else pathlib.Path("experiments")
+    if args.cold_start is None and (out_folder / "cold_start.md").is_file():
+        header += ["The cold-start study (warm and cold targets for every item tower and both "
+                   "behaviour encoders) has its own page: [cold_start.md](cold_start.md).", ""]
+    header.append("")
     text = "\n".join(header) + "\n".join(run_section(folder) for folder in args.runs)
     if args.comparison is not None:
-        figures = (args.out.parent if args.out else pathlib.Path("experiments")) / "figures"
+        figures = out_folder / "figures"
         text += "\n" + comparison_section(args.comparison, figures)
     if args.ann_scale is not None:
         text += "\n" + ann_scale_section(args.ann_scale)
+    if args.cold_start is not None:
+        text += "\n" + cold_start_section(args.cold_start)
     if args.out is None:
         print(text)
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import zipfile
@@ -192,3 +193,19 @@ def test_registry_loads_from_the_download_cache(tmp_path, monkeypatch):
         {"name": "ml-100k", "cache_dir": str(tmp_path / "cache")}))
     assert dataset.catalogue.raw_ids[dataset.sequence(0)].tolist() == ["20", "10"]
     assert dataset.catalogue.text_fields["genres"].tolist() == ["", "Western", "unknown"]
+
+
+def test_unreachable_url_raises_download_error_naming_url_and_remedy(tmp_path):
+    missing = (tmp_path / "absent" / "ml-1m.zip").as_uri()
+    with pytest.raises(download.DownloadError, match=r"absent/ml-1m\.zip.*RECALL_JAX_DATA"):
+        download.fetch_url(missing, tmp_path / "out.zip")
+
+
+def test_unreachable_archive_leaves_no_partial_files(tmp_path, monkeypatch):
+    archive = _fake_archive(tmp_path, "ml-1m", {"ratings.dat": RATINGS, "movies.dat": MOVIES})
+    unreachable = dataclasses.replace(
+        archive, file=dataclasses.replace(archive.file, url=(tmp_path / "gone.zip").as_uri()))
+    target = tmp_path / "cache"
+    with pytest.raises(download.DownloadError):
+        download.download_archive(unreachable, target)
+    assert list(target.iterdir()) == []

@@ -15,6 +15,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import urllib.error
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -25,7 +26,11 @@ from recall_jax.data.readers import DATA_ROOT_VARIABLE, read_movielens_ratings
 Fetch = Callable[[str, Path], None]  # (url, destination file) -> None
 
 
-class DownloadVerificationError(RuntimeError):
+class DownloadError(RuntimeError):
+    """A dataset could not be fetched (no network, unreachable host, HTTP error)."""
+
+
+class DownloadVerificationError(DownloadError):
     """A downloaded file does not match its published size or checksum."""
 
 
@@ -91,8 +96,15 @@ def default_cache_dir() -> Path:
 
 def fetch_url(url: str, destination: Path) -> None:
     """Stream `url` (http(s):// or file://) into `destination`."""
-    with urllib.request.urlopen(url, timeout=60) as response, open(destination, "wb") as out:
-        shutil.copyfileobj(response, out, length=1 << 20)
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response, \
+                open(destination, "wb") as out:
+            shutil.copyfileobj(response, out, length=1 << 20)
+    except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
+        reason = getattr(error, "reason", error)
+        raise DownloadError(
+            f"{url}: download failed ({reason}). Without network access, set "
+            f"{DATA_ROOT_VARIABLE} to a folder that already holds the data.") from error
 
 
 def file_digests(path: Path) -> tuple[str, str]:

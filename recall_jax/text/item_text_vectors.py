@@ -91,6 +91,10 @@ def cached_item_text_vectors(texts: Sequence[str], folder: str | pathlib.Path,
     temporary = path.with_suffix(".tmp.npy")
     np.save(temporary, vectors)
     temporary.replace(path)
+    # How the cached vectors were made, for reports: size, speed and the checkpoint used.
+    path.with_suffix(".json").write_text(json.dumps(
+        {"items": len(texts), "items_per_second": rate, "seconds": len(texts) / rate,
+         "checkpoint": str(folder), "pooling": pooling, "max_length": max_length}, indent=1))
     return vectors
 
 
