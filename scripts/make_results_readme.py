@@ -162,14 +162,21 @@ def cold_start_section(folder: pathlib.Path) -> str:
                                           if reference else "")
             rows.append(entry)
         popularity = _row(runs[0]["results"], "popularity", split)
-        rows.append({"encoder": "popularity", "item tower": "",
-                     **{m: popularity[m] for m in metrics},
-                     **({"NDCG@10 vs id": ""} if kind == "warm" else {})})
+        baselines = [("popularity", popularity)]
+        # The training-free text baseline is the same in every run that encoded item text.
+        text_baseline = next((row for run in runs for row in run["results"]["rows"]
+                              if row["split"] == split
+                              and row["model"].startswith("text similarity")), None)
+        if text_baseline is not None:
+            baselines.append((text_baseline["model"], text_baseline))
+        for name, row in baselines:
+            rows.append({"encoder": name, "item tower": "", **{m: row[m] for m in metrics},
+                         **({"NDCG@10 vs id": ""} if kind == "warm" else {})})
         tables[kind] = (rows, int(popularity["num_users"]))
     cold_rows = tables["cold"][0]
-    popularity_cold = cold_rows[-1]["NDCG@10"]
-    for row in cold_rows[:-1]:
-        if row["item tower"] != "id":
+    popularity_cold = next(r for r in cold_rows if r["encoder"] == "popularity")["NDCG@10"]
+    for row in cold_rows:
+        if row["item tower"] not in ("id", ""):
             ratio = (f"{row['NDCG@10'] / popularity_cold:.1f}x popularity's "
                      f"{popularity_cold:.4f}" if popularity_cold > 0
                      else f"popularity scores {popularity_cold:.4f}")

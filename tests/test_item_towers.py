@@ -65,3 +65,7 @@ def test_cold_items_are_only_reachable_through_text(tmp_path):
     assert cold["NDCG@10"] > 0.1, cold
     assert warm["NDCG@10"] > rows[("popularity", "test (warm targets)")]["NDCG@10"]
     assert cold["num_users"] + warm["num_users"] == rows[("sasrec (text)", "test")]["num_users"]
+    # The training-free text baseline is reported beside popularity and also reaches cold items.
+    text_baseline = rows[("text similarity (last 20, untrained)", "test (cold targets)")]
+    assert text_baseline["num_users"] == cold["num_users"]
+    assert text_baseline["NDCG@10"] > popularity_cold["NDCG@10"], text_baseline

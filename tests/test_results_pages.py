@@ -36,6 +36,9 @@ def _write_run(folder: pathlib.Path, encoder: str, tower: str, warm: float, cold
             ("test (cold targets)", cold, 0.0, 10)):
         rows.append({"model": label, "split": split, **_metrics(model_value, users)})
         rows.append({"model": "popularity", "split": split, **_metrics(popularity_value, users)})
+        if tower != "id":
+            rows.append({"model": "text similarity (last 20, untrained)", "split": split,
+                         **_metrics(0.03, users)})
     (folder / "results.json").write_text(json.dumps(
         {"title": f"{encoder} on ml-1m-chrono-all", "protocol": "leave-one-out.", "rows": rows}))
     (folder / "config.json").write_text(json.dumps({
@@ -62,7 +65,8 @@ def test_cold_start_page_compares_towers_to_id_and_popularity(pages, tmp_path):
     # SASRec first (id, id+text, text), then BERT4Rec, then popularity.
     assert [line.split("|")[1:3] for line in lines] == [
         [" sasrec ", " id "], [" sasrec ", " id+text "], [" sasrec ", " text "],
-        [" bert4rec ", " id "], [" popularity ", "  "]]
+        [" bert4rec ", " id "], [" popularity ", "  "],
+        [" text similarity (last 20, untrained) ", "  "]]
     assert "-1.2%" in lines[1] and "-25.0%" in lines[2]
     assert "### Cold targets (10 test users)" in page
     assert "sasrec (id+text): cold NDCG@10 0.0400, popularity scores 0.0000" in page

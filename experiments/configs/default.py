@@ -67,6 +67,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.eval = ml_collections.ConfigDict()
     config.eval.ks = (10, 50, 200)
     config.eval.exclude_history = True
+    config.eval.content_history = 20  # text-similarity baseline: profile of the last N items
     config.eval.batch_size = 256
     config.eval.user_chunk = 1024
 

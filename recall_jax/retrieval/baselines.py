@@ -39,3 +39,50 @@ def popularity_ranking(train_dataset: SequenceDataset, evaluation_histories_offs
                   else (None, None))
     return rank_all_items(np.ones((num_users, 1), np.float32), scores[:, None], targets,
                           *exclusions, max_k=max_k, user_chunk=user_chunk)
+
+
+def recent_history_mean(offsets: np.ndarray, items: np.ndarray, item_vectors: np.ndarray,
+                        recent: int) -> np.ndarray:
+    """float32 [num_users, dim]: the mean of the L2-normalised vectors of each user's last
+    `recent` history items, itself L2-normalised (zero for an empty history).
+
+    offsets: int64 [num_users + 1] and items: int [num_events], CSR histories in time order;
+    item_vectors: [num_items + 1, dim], indexed by item id.
+    """
+    if recent < 1:
+        raise ValueError(f"recent must be >= 1, got {recent}")
+    offsets = np.asarray(offsets, np.int64)
+    unit = _unit_rows(np.asarray(item_vectors, np.float32))
+    starts = np.maximum(offsets[:-1], offsets[1:] - recent)
+    lengths = offsets[1:] - starts
+    # Every kept event's position: its user's start plus its rank within the user's window.
+    owners = np.repeat(np.arange(len(lengths)), lengths)
+    events = starts[owners] + np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths,
+                                                                     lengths)
+    sums = np.zeros((len(lengths), unit.shape[1]), np.float32)
+    np.add.at(sums, owners, unit[np.asarray(items)[events]])
+    return _unit_rows(sums)
+
+
+def _unit_rows(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return np.where(norms > 0, vectors / np.maximum(norms, 1e-12), 0.0).astype(np.float32)
+
+
+def content_similarity_ranking(item_vectors: np.ndarray, evaluation_histories_offsets: np.ndarray,
+                               evaluation_histories_items: np.ndarray, targets: np.ndarray,
+                               exclude_history: bool, recent: int = 20, max_k: int = 200,
+                               user_chunk: int = 1024) -> RankingResult:
+    """Rank items by cosine between their content vector and the user's recent content profile.
+
+    A training-free content baseline (what pretrained text vectors achieve on their own): the
+    user is the normalised mean of the last `recent` history items' vectors, every item (cold
+    ones included) its normalised vector. item_vectors: [num_items + 1, dim], row 0 padding.
+    Exclusion, tie and rank rules are those of rank_all_items.
+    """
+    users = recent_history_mean(evaluation_histories_offsets, evaluation_histories_items,
+                                item_vectors, recent)
+    exclusions = ((evaluation_histories_offsets, evaluation_histories_items) if exclude_history
+                  else (None, None))
+    return rank_all_items(users, _unit_rows(np.asarray(item_vectors, np.float32)), targets,
+                          *exclusions, max_k=max_k, user_chunk=user_chunk)

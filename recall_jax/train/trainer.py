@@ -22,7 +22,7 @@ from recall_jax.data.registry import load_dataset, split_dataset
 from recall_jax.evaluation.model_evaluation import evaluate_model, evaluate_vectors
 from recall_jax.evaluation.report import write_report
 from recall_jax.models import build_model
-from recall_jax.retrieval.baselines import popularity_ranking
+from recall_jax.retrieval.baselines import content_similarity_ranking, popularity_ranking
 from recall_jax.evaluation.metrics import ranking_metrics
 from recall_jax.train import sharding
 from recall_jax.data.cold_start import cold_start_split
@@ -158,8 +158,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
 
     # Mesh, model, optimizer, sharded state.
     mesh = sharding.make_mesh(config.mesh.model_parallelism)
-    model = build_model(config.model, dataset.num_items,
-                        item_text_vectors_for(config, dataset, workdir))
+    text_vectors = item_text_vectors_for(config, dataset, workdir)
+    model = build_model(config.model, dataset.num_items, text_vectors)
     optimizer = make_optimizer(config.optimizer, total_steps)
     loss_fn = make_loss(config.loss, jnp.asarray(
         item_log_probability(split.train.items, dataset.num_items)))
@@ -246,7 +246,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
     restored_best = checkpoints.restore_best(abstract_state)
     best_state = restored_best[0] if restored_best is not None else state
     report = final_report(config, model, best_state.params, split, dataset, progress, workdir,
-                          mesh, started, cold_items)
+                          mesh, started, cold_items, text_vectors)
     writer.close()
     checkpoints.close()
     return report
@@ -270,10 +270,13 @@ def _subset(result: RankingResult, rows: np.ndarray) -> RankingResult:
 
 
 def final_report(config, model, params, split, dataset, progress, workdir, mesh=None,
-                 started: float | None = None, cold_items: np.ndarray | None = None) -> dict:
-    """Validation and test rows for the model at its best epoch, with the popularity baseline;
-    with cold-start items, test rows for warm and cold targets as well."""
+                 started: float | None = None, cold_items: np.ndarray | None = None,
+                 text_vectors: np.ndarray | None = None) -> dict:
+    """Validation and test rows for the model at its best epoch, with the popularity baseline
+    (and, given the item text vectors, the training-free text-similarity baseline); with
+    cold-start items, test rows for warm and cold targets as well."""
     rows = []
+    recent = config.eval.get("content_history", 20)
     item_tower = config.model.get("item_tower", "id")
     model_name = config.model.name + ("" if item_tower == "id" else f" ({item_tower})")
     for split_name, evaluation_set in (("validation", split.validation), ("test", split.test)):
@@ -283,12 +286,20 @@ def final_report(config, model, params, split, dataset, progress, workdir, mesh=
             split.train, evaluation_set.histories.offsets, evaluation_set.histories.items,
             evaluation_set.targets, exclude_history=config.eval.exclude_history,
             max_k=max(config.eval.ks))
+        baselines = [("popularity", popularity)]
+        if text_vectors is not None:
+            baselines.append((f"text similarity (last {recent}, untrained)",
+                              content_similarity_ranking(
+                                  text_vectors, evaluation_set.histories.offsets,
+                                  evaluation_set.histories.items, evaluation_set.targets,
+                                  exclude_history=config.eval.exclude_history, recent=recent,
+                                  max_k=max(config.eval.ks))))
         groups = [(split_name, None)]
         if cold_items is not None and split_name == "test":
             is_cold = cold_items[evaluation_set.targets]
             groups += [("test (warm targets)", ~is_cold), ("test (cold targets)", is_cold)]
         for group_name, members in groups:
-            for name, ranking in ((model_name, result), ("popularity", popularity)):
+            for name, ranking in ((model_name, result), *baselines):
                 if members is not None:
                     if not members.any():
                         continue
