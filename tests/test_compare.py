@@ -22,7 +22,7 @@ def comparison(tmp_path_factory):
 def test_every_strategy_is_measured_with_every_metric(comparison):
     rows, _ = comparison
     assert {"exact top-K (dot)", "exact top-K (cosine)", "ScaNN (configured)", "popularity",
-            "item-CF (co-occurrence cosine)"} <= set(rows)
+            "item-CF (co-occurrence cosine)", "item-CF (last 5 items)"} <= set(rows)
     assert any(name.startswith("approx_max_k") for name in rows)
     assert any(name.startswith("cosine > tau (global") for name in rows)
     assert any(name.startswith("cosine > tau_u") for name in rows)

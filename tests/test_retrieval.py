@@ -9,6 +9,7 @@ from recall_jax.evaluation.candidate_metrics import (ann_recall_at_k, candidate_
                                                      exposure_gini, target_positions)
 from recall_jax.retrieval.candidates import Candidates
 from recall_jax.retrieval.exact import approx_top_k, exact_top_k
+from recall_jax.data.dataset import last_entries
 from recall_jax.retrieval.item_cf import item_cf_top_k, item_similarity
 from recall_jax.retrieval.scann_index import ScannIndex, ScannSettings, autotune
 from recall_jax.retrieval.threshold import (cosine_chunks, cosine_threshold, filter_by_cosine,
@@ -167,6 +168,22 @@ def test_item_cf_on_a_hand_made_history():
     expected_3 = 1 / np.sqrt(6) + 1 / np.sqrt(2)
     assert found.for_user(0)[0].tolist() == [3, 1]
     assert found.for_user(0)[1][0] == pytest.approx(expected_3)
+    # Only the latest item (4) votes: item 3 alone scores, item 1 (reached via 2) drops out,
+    # and the excluded history stays excluded.
+    found = item_cf_top_k(similarity, np.array([0, 2]), np.array([2, 4]), k=2,
+                          exclude_offsets=np.array([0, 2]), exclude_items=np.array([2, 4]),
+                          recent=1)
+    assert found.for_user(0)[0][0] == 3
+    assert found.for_user(0)[1][0] == pytest.approx(1 / np.sqrt(2))
+    assert found.for_user(0)[1][1] == 0.0
+
+
+def test_last_entries_keeps_each_rows_latest_values():
+    offsets, values = last_entries(np.array([0, 4, 4, 6, 7]), np.array([1, 2, 3, 4, 5, 6, 7]), 2)
+    assert offsets.tolist() == [0, 2, 2, 4, 5]
+    assert values.tolist() == [3, 4, 5, 6, 7]
+    with pytest.raises(ValueError, match="keep must be >= 1"):
+        last_entries(offsets, values, 0)
 
 
 def test_candidate_metrics_on_hand_computed_sets():

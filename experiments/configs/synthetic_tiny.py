@@ -35,6 +35,7 @@ def get_compare_config():
     config.compare.threshold_mean_size = 10
     config.compare.hybrid_k_max = 30
     config.compare.ks = (10, 20)
+    config.compare.item_cf_recent = 5
     config.compare.sweep_sizes = (5, 10, 20)
     config.compare.scann.num_leaves = 8
     config.compare.scann.num_leaves_to_search = 4

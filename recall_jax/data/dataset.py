@@ -24,6 +24,20 @@ def owner_of_entries(offsets: np.ndarray) -> np.ndarray:
     return np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
 
 
+def last_entries(offsets: np.ndarray, values: np.ndarray,
+                 keep: int) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets, values) of the CSR rows cut to their last `keep` entries (e.g. recent history)."""
+    if keep < 1:
+        raise ValueError(f"keep must be >= 1, got {keep}")
+    offsets = np.asarray(offsets, np.int64)
+    starts = np.maximum(offsets[:-1], offsets[1:] - keep)
+    lengths = offsets[1:] - starts
+    new_offsets = offsets_from_counts(lengths)
+    rows = owner_of_entries(new_offsets)
+    positions = starts[rows] + np.arange(new_offsets[-1]) - new_offsets[rows]
+    return new_offsets, np.asarray(values)[positions]
+
+
 @dataclasses.dataclass(frozen=True)
 class ItemCatalogue:
     """Item metadata aligned with internal ids (row 0 is the padding item).

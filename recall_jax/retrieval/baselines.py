@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from recall_jax.data.dataset import SequenceDataset
+from recall_jax.data.dataset import SequenceDataset, last_entries, owner_of_entries
 from recall_jax.evaluation.full_ranking import RankingResult, rank_all_items
 
 
@@ -49,18 +49,10 @@ def recent_history_mean(offsets: np.ndarray, items: np.ndarray, item_vectors: np
     offsets: int64 [num_users + 1] and items: int [num_events], CSR histories in time order;
     item_vectors: [num_items + 1, dim], indexed by item id.
     """
-    if recent < 1:
-        raise ValueError(f"recent must be >= 1, got {recent}")
-    offsets = np.asarray(offsets, np.int64)
+    recent_offsets, recent_items = last_entries(offsets, items, recent)
     unit = _unit_rows(np.asarray(item_vectors, np.float32))
-    starts = np.maximum(offsets[:-1], offsets[1:] - recent)
-    lengths = offsets[1:] - starts
-    # Every kept event's position: its user's start plus its rank within the user's window.
-    owners = np.repeat(np.arange(len(lengths)), lengths)
-    events = starts[owners] + np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths,
-                                                                     lengths)
-    sums = np.zeros((len(lengths), unit.shape[1]), np.float32)
-    np.add.at(sums, owners, unit[np.asarray(items)[events]])
+    sums = np.zeros((len(recent_offsets) - 1, unit.shape[1]), np.float32)
+    np.add.at(sums, owner_of_entries(recent_offsets), unit[recent_items])
     return _unit_rows(sums)
 
 

@@ -223,13 +223,18 @@ def run_comparison(inputs: Inputs, settings, out_dir: str | pathlib.Path, title:
                                  settings.item_cf_neighbours or None)
     item_cf_build = time.perf_counter() - started
 
-    def item_cf_query(_, users):
+    def item_cf_query(users, recent=None):
         offsets, items, _vectors = _slice_exclusions(inputs, users)
         history_offsets, history_items = _slice_rows(inputs.history_offsets,
                                                      inputs.history_items, users)
-        return item_cf_top_k(similarity, history_offsets, history_items, max_k, offsets, items)
-    add("item-CF (co-occurrence cosine)", item_cf_query, item_cf_build,
+        return item_cf_top_k(similarity, history_offsets, history_items, max_k, offsets, items,
+                             recent=recent)
+    add("item-CF (co-occurrence cosine)", lambda _, users: item_cf_query(users), item_cf_build,
         similarity.nbytes / 2**20)
+    recent = settings.get("item_cf_recent", 0)
+    if recent:
+        add(f"item-CF (last {recent} items)", lambda _, users: item_cf_query(users, recent),
+            item_cf_build, similarity.nbytes / 2**20)
 
     rows = []
     for entry in measured:

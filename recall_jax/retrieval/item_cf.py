@@ -2,7 +2,8 @@
 
 sim(i, j) = |users with i and j| / sqrt(|users with i| * |users with j|), sim(i, i) = 0;
 score(u, j) = sum over distinct items i in u's history of sim(i, j). Optionally each item keeps
-only its `neighbours` most similar items (the classic sparse item-CF model).
+only its `neighbours` most similar items (the classic sparse item-CF model), and only the user's
+`recent` latest items vote (long histories otherwise pull every score towards popular items).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sparse
 
+from recall_jax.data.dataset import last_entries
 from recall_jax.retrieval.candidates import Candidates
 from recall_jax.retrieval.exact import top_k_of_scores
 
@@ -42,9 +44,13 @@ def item_similarity(train_offsets: np.ndarray, train_items: np.ndarray, num_item
 
 
 def item_cf_top_k(similarity: np.ndarray, history_offsets: np.ndarray, history_items: np.ndarray,
-                  k: int, exclude_offsets=None, exclude_items=None) -> Candidates:
-    """Top-k items by summed similarity to each user's history (distinct items)."""
+                  k: int, exclude_offsets=None, exclude_items=None,
+                  recent: int | None = None) -> Candidates:
+    """Top-k items by summed similarity to each user's history (distinct items); with `recent`,
+    only the last `recent` events of each history vote (exclusions still cover all of it)."""
     num_items = similarity.shape[0] - 1
+    if recent:
+        history_offsets, history_items = last_entries(history_offsets, history_items, recent)
     history = user_item_matrix(history_offsets, history_items, num_items)
     history.sum_duplicates()
     history.data[:] = 1.0
