@@ -119,7 +119,7 @@ COLD_START_KS = (10, 50, 200)
 
 def _cold_start_runs(folder: pathlib.Path) -> list[dict]:
     """The finished runs under a run_cold_start.sh output folder, SASRec first, towers in order."""
-    order = {"id": 0, "id+text": 1, "text": 2}
+    order = {"id": 0, "id+text": 1, "text": 3}
     runs = []
     for results_path in sorted(folder.glob("*/results.json")):
         run = results_path.parent
@@ -130,8 +130,16 @@ def _cold_start_runs(folder: pathlib.Path) -> list[dict]:
     if not runs:
         raise SystemExit(f"{folder}: no finished runs (*/results.json) found")
     runs.sort(key=lambda r: (r["config"]["model"]["name"] != "sasrec",
-                             order.get(r["config"]["model"].get("item_tower", "id"), 9)))
+                             order.get(r["config"]["model"].get("item_tower", "id"), 9)
+                             + (r["config"]["model"].get("item_id_dropout", 0.0) > 0)))
     return runs
+
+
+def _tower_label(model: dict) -> str:
+    """The item tower as the tables name it, e.g. "id+text, id dropout 0.5"."""
+    tower = model.get("item_tower", "id")
+    rate = model.get("item_id_dropout", 0.0)
+    return f"{tower}, id dropout {rate:g}" if rate else tower
 
 
 def _row(results: dict, model_prefix: str, split: str) -> dict:
@@ -152,7 +160,7 @@ def cold_start_section(folder: pathlib.Path) -> str:
         for run in runs:
             model = run["config"]["model"]
             row = _row(run["results"], model["name"], split)
-            entry = {"encoder": model["name"], "item tower": model.get("item_tower", "id"),
+            entry = {"encoder": model["name"], "item tower": _tower_label(model),
                      **{m: row[m] for m in metrics}}
             if kind == "warm":
                 baseline.setdefault(model["name"], entry["NDCG@10"] if entry["item tower"] == "id"
@@ -190,7 +198,7 @@ def cold_start_section(folder: pathlib.Path) -> str:
         encodings.append(f"{stats['items']:,} item texts in {stats['seconds']:.1f} s "
                          f"({stats['items_per_second']:,.0f} items/s, {stats['pooling']} pooling, "
                          f"max {stats['max_length']} tokens, {pathlib.Path(stats['checkpoint']).name})")
-    per_run = [f"- {r['config']['model']['name']} / {r['config']['model'].get('item_tower', 'id')}: "
+    per_run = [f"- {r['config']['model']['name']} / {_tower_label(r['config']['model'])}: "
                f"{r['summary']['epochs_run']} epochs, best {r['summary']['best_epoch']}, "
                f"{r['summary']['wall_seconds'] / 60:.1f} min training and validation, "
                f"{(r['summary'].get('invocation_seconds') or 0) / 60:.1f} min in all; "

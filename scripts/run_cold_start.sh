@@ -1,25 +1,42 @@
 #!/usr/bin/env bash
-# The ML-1M cold-start study: 10% of the items held out of training, every item tower
-# (id, text, id+text) under both behaviour encoders (causal SASRec, bidirectional BERT4Rec), then
-# the warm/cold table in experiments/README.md's format printed from the run folders.
-# Extra arguments go to every run, e.g. --config.train.num_epochs=20.
-# Usage: bash scripts/run_cold_start.sh [OUT_DIR] [overrides...]   (OUT_DIR defaults to runs/cold_start)
+# The ML-1M cold-start study: 10% of the items held out of training; the item towers id, id+text
+# (without and with id dropout) and text under the causal SASRec encoder, and id, id+text (with id
+# dropout) and text under the bidirectional BERT4Rec encoder. Runs whose results.json exists
+# are skipped, so an interrupted study resumes. Then:
+#   python scripts/make_results_readme.py --cold-start OUT_DIR --out experiments/cold_start.md
+# Usage: bash scripts/run_cold_start.sh [OUT_DIR] [overrides for every run...]
+#   OUT_DIR defaults to runs/cold_start; e.g. ... runs/cold_start --config.train.num_epochs=20
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$ROOT/scripts/setup_env.sh"
 OUT="${1:-$ROOT/runs/cold_start}"
 shift || true
 cd "$ROOT"
+ID_DROPOUT=0.5
+# encoder item_tower item_id_dropout
+RUNS=(
+  "sasrec id 0" "sasrec id+text 0" "sasrec id+text $ID_DROPOUT" "sasrec text 0"
+  "bert4rec id 0" "bert4rec id+text $ID_DROPOUT" "bert4rec text 0"
+)
 # The text vectors depend only on the checkpoint and the item texts: encode them once for all runs.
 mkdir -p "$OUT/text_cache"
-for model in sasrec bert4rec; do
-  for tower in id id+text text; do
-    workdir="$OUT/${model}_${tower/+/_}"
-    mkdir -p "$workdir"
-    ln -sfn ../text_cache "$workdir/text_cache"
-    echo "=== $model, item tower $tower -> $workdir"
-    "$ROOT/.venv/bin/python" -m recall_jax.main --config experiments/configs/ml1m_cold_start.py \
-      --workdir "$workdir" --config.model.name="$model" --config.model.item_tower="$tower" \
-      --config.train.progress_bar=False "$@"
-  done
+for run in "${RUNS[@]}"; do
+  read -r model tower dropout <<< "$run"
+  name="${model}_${tower/+/_}"
+  overrides=()
+  if [ "$dropout" != "0" ]; then
+    name="${name}_id_dropout_${dropout}"
+    overrides=(--config.model.item_id_dropout="$dropout")
+  fi
+  workdir="$OUT/$name"
+  if [ -f "$workdir/results.json" ]; then
+    echo "=== $name: finished before, skipped"
+    continue
+  fi
+  mkdir -p "$workdir"
+  ln -sfn ../text_cache "$workdir/text_cache"
+  echo "=== $model, item tower $tower, id dropout $dropout -> $workdir"
+  "$ROOT/.venv/bin/python" -m recall_jax.main --config experiments/configs/ml1m_cold_start.py \
+    --workdir "$workdir" --config.model.name="$model" --config.model.item_tower="$tower" \
+    "${overrides[@]}" --config.train.progress_bar=False "$@"
 done

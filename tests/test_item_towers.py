@@ -69,3 +69,24 @@ def test_cold_items_are_only_reachable_through_text(tmp_path):
     text_baseline = rows[("text similarity (last 20, untrained)", "test (cold targets)")]
     assert text_baseline["num_users"] == cold["num_users"]
     assert text_baseline["NDCG@10"] > popularity_cold["NDCG@10"], text_baseline
+
+
+def test_item_id_dropout_falls_back_to_text_for_a_share_of_items_in_training_only():
+    config = model_config("id+text")
+    config.item_id_dropout = 0.5
+    model = build_model(config, NUM_ITEMS, TEXT)
+    ids = jnp.array([[0, 0, 3, 4, 5, 6, 7, 1]])
+    params = model.init(jax.random.key(0), ids)["params"]
+    _, full = model.apply({"params": params}, ids)  # deterministic: every id kept
+    id_rows = params["item_embedding"]["embedding"][: NUM_ITEMS + 1]
+    _, trained = model.apply({"params": params}, ids, deterministic=False,
+                             rngs={"dropout": jax.random.key(3)})
+    kept = np.all(np.isclose(trained, full, atol=1e-6), axis=1)
+    dropped = np.all(np.isclose(trained, full - id_rows, atol=1e-6), axis=1)
+    assert np.all(kept[1:] ^ dropped[1:])  # every real item: exactly one of the two
+    assert 0 < dropped[1:].sum() < NUM_ITEMS
+    for tower, rate in (("text", 0.5), ("id+text", 1.0)):
+        bad = model_config(tower)
+        bad.item_id_dropout = rate
+        with pytest.raises(ValueError, match="item_id_dropout"):
+            build_model(bad, NUM_ITEMS, TEXT).init(jax.random.key(0), ids)

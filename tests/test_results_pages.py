@@ -27,7 +27,8 @@ def _metrics(ndcg10: float, users: int) -> dict:
     return values
 
 
-def _write_run(folder: pathlib.Path, encoder: str, tower: str, warm: float, cold: float) -> None:
+def _write_run(folder: pathlib.Path, encoder: str, tower: str, warm: float, cold: float,
+               id_dropout: float = 0.0) -> None:
     folder.mkdir(parents=True)
     label = encoder if tower == "id" else f"{encoder} ({tower})"
     rows = []
@@ -42,7 +43,7 @@ def _write_run(folder: pathlib.Path, encoder: str, tower: str, warm: float, cold
     (folder / "results.json").write_text(json.dumps(
         {"title": f"{encoder} on ml-1m-chrono-all", "protocol": "leave-one-out.", "rows": rows}))
     (folder / "config.json").write_text(json.dumps({
-        "model": {"name": encoder, "item_tower": tower},
+        "model": {"name": encoder, "item_tower": tower, "item_id_dropout": id_dropout},
         "data": {"name": "ml-1m-chrono-all", "cold_start_share": 0.1, "cold_start_seed": 0},
         "train": {"num_epochs": 20, "max_train_minutes": 25.0}}))
     (folder / "run_summary.json").write_text(json.dumps({
@@ -55,6 +56,8 @@ def test_cold_start_page_compares_towers_to_id_and_popularity(pages, tmp_path):
     _write_run(tmp_path / "sasrec_text", "sasrec", "text", warm=0.12, cold=0.05)
     _write_run(tmp_path / "sasrec_id", "sasrec", "id", warm=0.16, cold=0.001)
     _write_run(tmp_path / "sasrec_id_text", "sasrec", "id+text", warm=0.158, cold=0.04)
+    _write_run(tmp_path / "sasrec_id_text_drop", "sasrec", "id+text", warm=0.164, cold=0.06,
+               id_dropout=0.5)
     (tmp_path / "text_cache").mkdir()
     (tmp_path / "text_cache" / "text_vectors_abc.json").write_text(json.dumps(
         {"items": 3706, "items_per_second": 60.0, "seconds": 61.8,
@@ -64,10 +67,11 @@ def test_cold_start_page_compares_towers_to_id_and_popularity(pages, tmp_path):
     lines = [line for line in warm_table.splitlines() if line.startswith("| ")][1:]
     # SASRec first (id, id+text, text), then BERT4Rec, then popularity.
     assert [line.split("|")[1:3] for line in lines] == [
-        [" sasrec ", " id "], [" sasrec ", " id+text "], [" sasrec ", " text "],
+        [" sasrec ", " id "], [" sasrec ", " id+text "],
+        [" sasrec ", " id+text, id dropout 0.5 "], [" sasrec ", " text "],
         [" bert4rec ", " id "], [" popularity ", "  "],
         [" text similarity (last 20, untrained) ", "  "]]
-    assert "-1.2%" in lines[1] and "-25.0%" in lines[2]
+    assert "-1.2%" in lines[1] and "+2.5%" in lines[2] and "-25.0%" in lines[3]
     assert "### Cold targets (10 test users)" in page
     assert "sasrec (id+text): cold NDCG@10 0.0400, popularity scores 0.0000" in page
     assert "3,706 item texts in 61.8 s (60 items/s" in page

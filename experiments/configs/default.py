@@ -31,6 +31,8 @@ def get_config() -> ml_collections.ConfigDict:
     config.model.temperature = 0.05
     config.model.mask_rate = 0.2  # bert4rec only: share of items masked for the cloze objective
     config.model.item_tower = "id"  # | "text" | "id+text" (frozen text vectors + projection)
+    # id+text only: share of items whose id embedding is dropped per training step (DropoutNet)
+    config.model.item_id_dropout = 0.0
     config.model.text_checkpoint = ""  # local BERT folder or hub id; "": all-MiniLM-L6-v2
     config.model.text_fields = ()  # catalogue text columns to encode; (): all of them
     config.model.text_pooling = "mean"  # | "cls"

@@ -52,4 +52,5 @@ def build_model(model_config, num_items: int, text_vectors: np.ndarray | None = 
         causal=ENCODER_IS_CAUSAL[model_config.name],
         tie_item_embeddings=model_config.tie_item_embeddings,
         normalize=model_config.normalize, temperature=model_config.temperature,
-        item_tower=item_tower, **text_kwargs)
+        item_tower=item_tower, item_id_dropout=model_config.get("item_id_dropout", 0.0),
+        **text_kwargs)

@@ -8,6 +8,11 @@ Item tower modes: "id" (an id embedding), "text" (frozen text vectors of the ite
 through a trainable projection, so items never seen in training still get a vector) and
 "id+text" (their sum). The text table is a parameter wrapped in stop_gradient (and excluded
 from weight decay), so it stays exactly the pretrained encoder's output.
+
+With "id+text", `item_id_dropout` > 0 drops the id embedding of that share of the catalogue in
+each training step (the same items on the input and output side), as in DropoutNet (Volkovs et
+al., 2017): the model then also learns to score items from their text alone, which is all that
+an item unseen in training has.
 """
 
 from __future__ import annotations
@@ -54,6 +59,7 @@ class SequentialRecommender(nn.Module):
     normalize: bool = False
     temperature: float = 0.05
     item_tower: str = "id"
+    item_id_dropout: float = 0.0
     text_dim: int = 0
     # (rng, shape) -> [num_items + 2, text_dim] text vectors (rows 0 and num_items + 1 zero).
     text_table_init: Callable | None = None
@@ -61,6 +67,11 @@ class SequentialRecommender(nn.Module):
     def setup(self):
         if self.item_tower not in ITEM_TOWERS:
             raise ValueError(f"item_tower must be one of {ITEM_TOWERS}, got {self.item_tower!r}")
+        if not 0.0 <= self.item_id_dropout < 1.0:
+            raise ValueError(f"item_id_dropout must lie in [0, 1), got {self.item_id_dropout}")
+        if self.item_id_dropout > 0 and self.item_tower != "id+text":
+            raise ValueError("item_id_dropout needs item_tower='id+text' (it drops the id part "
+                             f"of fused item vectors), got item_tower={self.item_tower!r}")
         uses_text = self.item_tower != "id"
         if uses_text and (self.text_table_init is None or self.text_dim <= 0):
             raise ValueError(f"item_tower={self.item_tower!r} needs text vectors "
@@ -85,10 +96,13 @@ class SequentialRecommender(nn.Module):
                        for i in range(self.num_blocks)]
         self.final_norm = nn.LayerNorm(epsilon=1e-6)
 
-    def encode_users(self, item_ids: jax.Array, deterministic: bool = True) -> jax.Array:
-        """item_ids: [batch, seq_len] -> user vectors [batch, seq_len, embed_dim] (one per position)."""
+    def encode_users(self, item_ids: jax.Array, deterministic: bool = True,
+                     id_kept: jax.Array | None = None) -> jax.Array:
+        """item_ids: [batch, seq_len] -> user vectors [batch, seq_len, embed_dim] (one per position).
+
+        id_kept: optional bool [num_items + 2], False where an item's id embedding is dropped."""
         seq_len = item_ids.shape[1]
-        x = self._item_rows(item_ids) * jnp.sqrt(self.embed_dim).astype(jnp.float32)
+        x = self._item_rows(item_ids, id_kept) * jnp.sqrt(self.embed_dim).astype(jnp.float32)
         x = x + self.position_embedding(jnp.arange(self.max_len - seq_len, self.max_len))[None]
         x = self.input_dropout(x, deterministic=deterministic)
         is_item = (item_ids != PADDING_ITEM)[..., None]
@@ -99,23 +113,25 @@ class SequentialRecommender(nn.Module):
         x = self.final_norm(x)
         return self._project(x)
 
-    def item_vectors(self) -> jax.Array:
+    def item_vectors(self, id_kept: jax.Array | None = None) -> jax.Array:
         """[num_items + 1, embed_dim] vectors of every catalogue id (row 0 = padding, never ranked)."""
         if self.item_tower != "id":
-            table = self._item_rows(jnp.arange(self.num_items + 1))
+            table = self._item_rows(jnp.arange(self.num_items + 1), id_kept)
         elif self.tie_item_embeddings:
             table = self.item_embedding.embedding[: self.num_items + 1]
         else:
             table = self.output_item_embedding.embedding
         return self._project(table)
 
-    def _item_rows(self, item_ids: jax.Array) -> jax.Array:
+    def _item_rows(self, item_ids: jax.Array, id_kept: jax.Array | None = None) -> jax.Array:
         """The item tower's input-side vector for each id (padding and [MASK] included)."""
         by_id = self.item_embedding(item_ids)
         if self.item_tower == "id":
             return by_id
         text = self.text_projection(jax.lax.stop_gradient(self.text_table)[item_ids])
         if self.item_tower == "id+text":
+            if id_kept is not None:
+                by_id = by_id * id_kept[item_ids][..., None].astype(by_id.dtype)
             return by_id + text
         # Text only: the [MASK] token (bidirectional encoder) has no text; it keeps its id row.
         return jnp.where((item_ids == self.num_items + 1)[..., None], by_id, text)
@@ -129,4 +145,9 @@ class SequentialRecommender(nn.Module):
 
     def __call__(self, item_ids: jax.Array, deterministic: bool = True):
         """Returns (user vectors [batch, seq_len, dim], item vectors [num_items + 1, dim])."""
-        return self.encode_users(item_ids, deterministic), self.item_vectors()
+        id_kept = None
+        if self.item_id_dropout > 0 and not deterministic:
+            id_kept = jax.random.bernoulli(self.make_rng("dropout"), 1.0 - self.item_id_dropout,
+                                           (self.num_items + 2,))
+            id_kept = id_kept.at[self.num_items + 1].set(True)  # [MASK] has no text to fall back on
+        return self.encode_users(item_ids, deterministic, id_kept), self.item_vectors(id_kept)
