@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The ML-1M cold-start study: 10% of the items held out of training; the item towers id, id+text
-# (without and with id dropout) and text under the causal SASRec encoder, and id, id+text (with id
-# dropout) and text under the bidirectional BERT4Rec encoder. Runs whose results.json exists
+# (without and with id dropout) and text under the causal SASRec encoder, and id, id+text and
+# text under the bidirectional BERT4Rec encoder. Runs whose results.json exists
 # are skipped, so an interrupted study resumes. Then:
 #   python scripts/make_results_readme.py --cold-start OUT_DIR --out experiments/cold_start.md
 # Usage: bash scripts/run_cold_start.sh [OUT_DIR] [overrides for every run...]
@@ -16,7 +16,7 @@ ID_DROPOUT=0.5
 # encoder item_tower item_id_dropout
 RUNS=(
   "sasrec id 0" "sasrec id+text 0" "sasrec id+text $ID_DROPOUT" "sasrec text 0"
-  "bert4rec id 0" "bert4rec id+text $ID_DROPOUT" "bert4rec text 0"
+  "bert4rec id 0" "bert4rec id+text 0" "bert4rec text 0"
 )
 # The text vectors depend only on the checkpoint and the item texts: encode them once for all runs.
 mkdir -p "$OUT/text_cache"
