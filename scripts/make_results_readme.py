@@ -182,14 +182,14 @@ def cold_start_section(folder: pathlib.Path) -> str:
                          **({"NDCG@10 vs id": ""} if kind == "warm" else {})})
         tables[kind] = (rows, int(popularity["num_users"]))
     cold_rows = tables["cold"][0]
-    popularity_cold = next(r for r in cold_rows if r["encoder"] == "popularity")["NDCG@10"]
+    references = [(r["encoder"], r["NDCG@10"]) for r in cold_rows if r["item tower"] == ""]
     for row in cold_rows:
         if row["item tower"] not in ("id", ""):
-            ratio = (f"{row['NDCG@10'] / popularity_cold:.1f}x popularity's "
-                     f"{popularity_cold:.4f}" if popularity_cold > 0
-                     else f"popularity scores {popularity_cold:.4f}")
+            against = "; ".join(
+                f"{name} {value:.4f}" + (f" ({row['NDCG@10'] / value:.1f}x)" if value > 0 else "")
+                for name, value in references)
             lines.append(f"- {row['encoder']} ({row['item tower']}): cold NDCG@10 "
-                         f"{row['NDCG@10']:.4f}, {ratio}.")
+                         f"{row['NDCG@10']:.4f}; {against}.")
     first = runs[0]
     data = first["config"]["data"]
     encodings = []
@@ -197,7 +197,8 @@ def cold_start_section(folder: pathlib.Path) -> str:
         stats = json.loads(stats_path.read_text())
         encodings.append(f"{stats['items']:,} item texts in {stats['seconds']:.1f} s "
                          f"({stats['items_per_second']:,.0f} items/s, {stats['pooling']} pooling, "
-                         f"max {stats['max_length']} tokens, {pathlib.Path(stats['checkpoint']).name})")
+                         f"max {stats['max_length']} tokens, "
+                         f"{'/'.join(pathlib.Path(stats['checkpoint']).parts[-2:])})")
     per_run = [f"- {r['config']['model']['name']} / {_tower_label(r['config']['model'])}: "
                f"{r['summary']['epochs_run']} epochs, best {r['summary']['best_epoch']}, "
                f"{r['summary']['wall_seconds'] / 60:.1f} min training and validation, "
@@ -206,7 +207,7 @@ def cold_start_section(folder: pathlib.Path) -> str:
     columns = lambda rows: list(rows[0])  # noqa: E731
     return "\n".join([
         f"## Cold start on {data['name']}", "",
-        f"Protocol: {first['results']['protocol']} A random {data['cold_start_share']:.0%} of the "
+        f"Protocol: {first['results']['protocol'].split(' Model at its best')[0]} A random {data['cold_start_share']:.0%} of the "
         f"items (seed {data['cold_start_seed']}) is held out of training: their interactions are "
         "removed from every training sequence and they are masked out of the training softmax, "
         "so a model first meets them at test time. Test users are split by whether their "
@@ -214,14 +215,14 @@ def cold_start_section(folder: pathlib.Path) -> str:
         "", "Command (every run below, then this page):", "",
         f"```\nbash scripts/run_cold_start.sh {folder} "
         f"--config.train.num_epochs={first['config']['train']['num_epochs']} "
-        f"--config.train.max_train_minutes={first['config']['train']['max_train_minutes']}\n"
+        f"--config.train.max_train_minutes={first['config']['train']['max_train_minutes']:g}\n"
         f"python scripts/make_results_readme.py --cold-start {folder} --out "
         "experiments/cold_start.md\n```", "",
         f"### Warm targets ({tables['warm'][1]:,} test users)", "",
         format_markdown_table(tables["warm"][0], columns(tables["warm"][0])),
         f"### Cold targets ({tables['cold'][1]:,} test users)", "",
         format_markdown_table(tables["cold"][0], columns(tables["cold"][0])),
-        "Text towers against popularity on cold targets:", "", *lines, "",
+        "Text towers on cold targets against the baselines (ratio in brackets):", "", *lines, "",
         "Item text: title (with year) and genres"
         + (f"; encoded once and shared by all runs: {'; '.join(encodings)}." if encodings
            else "."), "",

@@ -73,8 +73,9 @@ def test_cold_start_page_compares_towers_to_id_and_popularity(pages, tmp_path):
         [" text similarity (last 20, untrained) ", "  "]]
     assert "-1.2%" in lines[1] and "+2.5%" in lines[2] and "-25.0%" in lines[3]
     assert "### Cold targets (10 test users)" in page
-    assert "sasrec (id+text): cold NDCG@10 0.0400, popularity scores 0.0000" in page
-    assert "3,706 item texts in 61.8 s (60 items/s" in page
+    assert ("sasrec (id+text): cold NDCG@10 0.0400; popularity 0.0000; "
+            "text similarity (last 20, untrained) 0.0300 (1.3x)") in page
+    assert "3,706 item texts in 61.8 s (60 items/s, mean pooling, max 64 tokens, x/all-MiniLM" in page
 
 
 def test_cold_start_page_refuses_a_folder_without_runs(pages, tmp_path):
