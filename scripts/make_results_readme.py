@@ -240,24 +240,27 @@ def main() -> None:
                         help="an output folder of scripts/run_cold_start.sh")
     parser.add_argument("--out", type=pathlib.Path, default=None, help="default: stdout")
     args = parser.parse_args()
+    command = " ".join(["python scripts/make_results_readme.py", *map(str, args.runs)]
+                       + ([f"--comparison {args.comparison}"] if args.comparison else [])
+                       + ([f"--ann-scale {args.ann_scale}"] if args.ann_scale else [])
+                       + ([f"--cold-start {args.cold_start}"] if args.cold_start else [])
+                       + [f"--out {args.out or 'experiments/README.md'}"])
     header = [
-        "# Experiment results",
+        "# Experiment results" if args.runs or args.comparison else "# Cold-start results",
         "",
         "Produced by `scripts/make_results_readme.py` from the run folders named below; rerun the",
         "commands to regenerate them, then",
         "",
-        "```",
-        "python scripts/make_results_readme.py " + " ".join(str(r) for r in args.runs)
-        + (f" --comparison {args.comparison}" if args.comparison else "")
-        + (f" --ann-scale {args.ann_scale}" if args.ann_scale else "")
-        + (f" --cold-start {args.cold_start}" if args.cold_start else "")
-        + f" --out {args.out or 'experiments/README.md'}",
-        "```",
-        "",
-        "Rows labelled with a source are published figures on the same protocol, for comparison.",
-        "HR@K equals Recall@K here (one held-out item per user).",
+        f"```\n{command}\n```",
         "",
     ]
+    if args.runs:
+        header += [
+            "Rows labelled with a source are published figures on the same protocol, for "
+            "comparison.",
+            "HR@K equals Recall@K here (one held-out item per user).",
+            "",
+        ]
     out_folder = args.out.parent if args.out else pathlib.Path("experiments")
     if args.cold_start is None and (out_folder / "cold_start.md").is_file():
         header += ["The cold-start study (warm and cold targets for every item tower and both "
