@@ -200,7 +200,10 @@ def cold_start_section(folder: pathlib.Path) -> str:
                          f"max {stats['max_length']} tokens, "
                          f"{'/'.join(pathlib.Path(stats['checkpoint']).parts[-2:])})")
     per_run = [f"- {r['config']['model']['name']} / {_tower_label(r['config']['model'])}: "
-               f"{r['summary']['epochs_run']} epochs, best {r['summary']['best_epoch']}, "
+               f"{r['summary']['epochs_run']} epochs, best {r['summary']['best_epoch']}"
+               + (" (the last: still improving)"
+                  if r['summary']['best_epoch'] == r['summary']['epochs_run'] - 1 else "")
+               + ", "
                f"{r['summary']['wall_seconds'] / 60:.1f} min training and validation, "
                f"{(r['summary'].get('invocation_seconds') or 0) / 60:.1f} min in all; "
                f"`{r['summary']['command']}`" for r in runs]
