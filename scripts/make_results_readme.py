@@ -154,7 +154,11 @@ def cold_start_section(folder: pathlib.Path) -> str:
     runs = _cold_start_runs(folder)
     groups = {"warm": "test (warm targets)", "cold": "test (cold targets)"}
     metrics = [f"{m}@{k}" for k in COLD_START_KS for m in ("HR", "NDCG")]
-    tables, baseline, lines = {}, {}, []
+    # Each encoder's id-only run is the reference for the relative warm NDCG@10.
+    id_only = {run["config"]["model"]["name"]:
+               _row(run["results"], run["config"]["model"]["name"], groups["warm"])["NDCG@10"]
+               for run in runs if _tower_label(run["config"]["model"]) == "id"}
+    tables, lines = {}, []
     for kind, split in groups.items():
         rows = []
         for run in runs:
@@ -163,9 +167,7 @@ def cold_start_section(folder: pathlib.Path) -> str:
             entry = {"encoder": model["name"], "item tower": _tower_label(model),
                      **{m: row[m] for m in metrics}}
             if kind == "warm":
-                baseline.setdefault(model["name"], entry["NDCG@10"] if entry["item tower"] == "id"
-                                    else None)
-                reference = baseline.get(model["name"])
+                reference = id_only.get(model["name"])
                 entry["NDCG@10 vs id"] = (f"{(entry['NDCG@10'] / reference - 1) * 100:+.1f}%"
                                           if reference else "")
             rows.append(entry)
@@ -207,11 +209,11 @@ def cold_start_section(folder: pathlib.Path) -> str:
                f"{r['summary']['wall_seconds'] / 60:.1f} min training and validation, "
                f"{(r['summary'].get('invocation_seconds') or 0) / 60:.1f} min in all; "
                f"`{r['summary']['command']}`" for r in runs]
-    columns = lambda rows: list(rows[0])  # noqa: E731
     return "\n".join([
         f"## Cold start on {data['name']}", "",
-        f"Protocol: {first['results']['protocol'].split(' Model at its best')[0]} A random {data['cold_start_share']:.0%} of the "
-        f"items (seed {data['cold_start_seed']}) is held out of training: their interactions are "
+        # The protocol shared by every run, without the first run's own epoch figures.
+        f"Protocol: {first['results']['protocol'].split(' Model at its best')[0]} A random "
+        f"{data['cold_start_share']:.0%} of the items (seed {data['cold_start_seed']}) is held out of training: their interactions are "
         "removed from every training sequence and they are masked out of the training softmax, "
         "so a model first meets them at test time. Test users are split by whether their "
         "held-out target is warm or cold. Each row is the model at its best validation epoch.",
@@ -222,9 +224,9 @@ def cold_start_section(folder: pathlib.Path) -> str:
         f"python scripts/make_results_readme.py --cold-start {folder} --out "
         "experiments/cold_start.md\n```", "",
         f"### Warm targets ({tables['warm'][1]:,} test users)", "",
-        format_markdown_table(tables["warm"][0], columns(tables["warm"][0])),
+        format_markdown_table(tables["warm"][0], list(tables["warm"][0][0])),
         f"### Cold targets ({tables['cold'][1]:,} test users)", "",
-        format_markdown_table(tables["cold"][0], columns(tables["cold"][0])),
+        format_markdown_table(tables["cold"][0], list(tables["cold"][0][0])),
         "Text towers on cold targets against the baselines (ratio in brackets):", "", *lines, "",
         "Item text: title (with year) and genres"
         + (f"; encoded once and shared by all runs: {'; '.join(encodings)}." if encodings

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sparse
 
-from recall_jax.data.dataset import SequenceDataset, last_entries, owner_of_entries
+from recall_jax.data.dataset import SequenceDataset, last_entries
 from recall_jax.evaluation.full_ranking import RankingResult, rank_all_items
+from recall_jax.retrieval.threshold import unit_rows
 
 
 def popularity_scores(train_items: np.ndarray, num_items: int) -> np.ndarray:
@@ -50,15 +52,11 @@ def recent_history_mean(offsets: np.ndarray, items: np.ndarray, item_vectors: np
     item_vectors: [num_items + 1, dim], indexed by item id.
     """
     recent_offsets, recent_items = last_entries(offsets, items, recent)
-    unit = _unit_rows(np.asarray(item_vectors, np.float32))
-    sums = np.zeros((len(recent_offsets) - 1, unit.shape[1]), np.float32)
-    np.add.at(sums, owner_of_entries(recent_offsets), unit[recent_items])
-    return _unit_rows(sums)
-
-
-def _unit_rows(vectors: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return np.where(norms > 0, vectors / np.maximum(norms, 1e-12), 0.0).astype(np.float32)
+    unit = unit_rows(item_vectors)
+    # One sparse [num_users, num_items + 1] count matrix times the unit vectors: per-user sums.
+    counts = sparse.csr_matrix((np.ones(len(recent_items), np.float32), recent_items,
+                                recent_offsets), shape=(len(recent_offsets) - 1, len(unit)))
+    return unit_rows(np.asarray(counts @ unit))
 
 
 def content_similarity_ranking(item_vectors: np.ndarray, evaluation_histories_offsets: np.ndarray,
@@ -76,5 +74,5 @@ def content_similarity_ranking(item_vectors: np.ndarray, evaluation_histories_of
                                 item_vectors, recent)
     exclusions = ((evaluation_histories_offsets, evaluation_histories_items) if exclude_history
                   else (None, None))
-    return rank_all_items(users, _unit_rows(np.asarray(item_vectors, np.float32)), targets,
+    return rank_all_items(users, unit_rows(item_vectors), targets,
                           *exclusions, max_k=max_k, user_chunk=user_chunk)
