@@ -1,9 +1,10 @@
 """Entry point: python -m recall_jax.compare --config experiments/configs/compare_recall_ml1m.py
---workdir <dir>. Trains the model there (or loads `config.compare.model_workdir`), then compares
-every recall strategy on the test users and writes <workdir>/comparison/."""
+--workdir <dir>. Loads (or trains) a dot-product model and a cosine model of the same config,
+then compares every recall strategy on the test users and writes <workdir>/comparison/."""
 
 from __future__ import annotations
 
+import json
 import pathlib
 import sys
 
@@ -12,61 +13,103 @@ from recall_jax.platform import split_cpu_into_core_devices
 split_cpu_into_core_devices()
 
 import jax  # noqa: E402
+import numpy as np  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
 from recall_jax.data.registry import load_dataset  # noqa: E402
-from recall_jax.evaluation.model_evaluation import encode_users_and_items  # noqa: E402
-from recall_jax.retrieval.compare import Inputs, exclusions_without_targets, run_comparison  # noqa: E402
+from recall_jax.evaluation.bootstrap import Bootstrap  # noqa: E402
+from recall_jax.evaluation.model_evaluation import (encode_users_and_items,  # noqa: E402
+                                                    evaluation_exclusions)
+from recall_jax.evaluation.protocol import describe_policy, targets_in_history  # noqa: E402
+from recall_jax.retrieval.compare import EvaluatedUsers, ModelVectors, run_comparison  # noqa: E402
 from recall_jax.train import trainer  # noqa: E402
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("workdir", None, "Run folder: the model (unless compare.model_workdir) and "
-                    "comparison/ go here.")
+flags.DEFINE_string("workdir", None, "Run folder: comparison/ goes here, and the models too "
+                    "unless compare.dot_model_workdir / compare.cosine_model_workdir name them.")
 config_flags.DEFINE_config_file("config", None, "experiments/configs/compare_*.py",
                                 lock_config=True)
 flags.mark_flags_as_required(["config", "workdir"])
 
+# Model kinds of the comparison: model.normalize of each.
+MODEL_KINDS = {"dot": False, "cosine": True}
+
+
+def _comparable(data_config) -> str:
+    return json.dumps(json.loads(data_config.to_json_best_effort()), sort_keys=True)
+
+
+def _model_folder(config, workdir: pathlib.Path, kind: str) -> pathlib.Path:
+    """The finished run of the model of this kind: the configured one, or one trained here."""
+    configured = config.compare[f"{kind}_model_workdir"]
+    folder = pathlib.Path(configured) if configured else workdir / f"{kind}_model"
+    if not any((folder / "checkpoints" / "best").glob("[0-9]*")):
+        if configured:
+            raise FileNotFoundError(f"compare.{kind}_model_workdir={folder} holds no trained "
+                                    "model (checkpoints/best is empty)")
+        logging.info("no trained %s model in %s: training it first", kind, folder)
+        model_config = config.copy_and_resolve_references()
+        with model_config.unlocked():
+            model_config.model.normalize = MODEL_KINDS[kind]
+        trainer.train_and_evaluate(model_config, folder)
+    return folder
+
+
+def _load_model(config, folder: pathlib.Path, kind: str, dataset):
+    """(model, best parameters, mesh) from a run folder, checked against the comparison."""
+    run_config = trainer.load_run_config(folder)
+    if _comparable(run_config.data) != _comparable(config.data):
+        raise ValueError(f"{folder}/config.json was trained on other data than this comparison "
+                         f"uses: {run_config.data.to_dict()} vs {config.data.to_dict()}")
+    if bool(run_config.model.normalize) != MODEL_KINDS[kind]:
+        raise ValueError(f"{folder} holds a model with model.normalize="
+                         f"{run_config.model.normalize}, not a {kind} model")
+    return trainer.restore_best_params(run_config, folder, dataset), run_config
+
 
 def compare(config, workdir: str | pathlib.Path) -> list[dict]:
     workdir = pathlib.Path(workdir)
-    model_workdir = pathlib.Path(config.compare.model_workdir or workdir)
-    if not any((model_workdir / "checkpoints" / "best").glob("[0-9]*")):
-        if config.compare.model_workdir:
-            raise FileNotFoundError(f"compare.model_workdir={model_workdir} holds no trained "
-                                    "model (checkpoints/best is empty)")
-        logging.info("no trained model in %s: training it first", model_workdir)
-        trainer.train_and_evaluate(config, model_workdir)
+    settings = config.compare
     dataset = load_dataset(config.data)
     split, _ = trainer.split_with_cold_start(dataset, config)
-    model, params, mesh = trainer.restore_best_params(config, model_workdir, dataset)
-    users, items = encode_users_and_items(model, params, split.test, config.eval.batch_size,
-                                          config.train.bucket_lengths, mesh)
-    tuning_users, _ = encode_users_and_items(model, params, split.validation,
-                                             config.eval.batch_size,
-                                             config.train.bucket_lengths, mesh)
+    num_tuning = min(settings.tuning_users, split.validation.num_users)
+    tuning_set = split.validation
+    models, described = [], []
+    for kind in settings.models:
+        if kind not in MODEL_KINDS:
+            raise ValueError(f"compare.models: unknown model kind {kind!r}; known: "
+                             f"{list(MODEL_KINDS)}")
+        folder = _model_folder(config, workdir, kind)
+        (model, params, mesh), run_config = _load_model(config, folder, kind, dataset)
+        users, items = encode_users_and_items(model, params, split.test, config.eval.batch_size,
+                                              run_config.train.bucket_lengths, mesh)
+        tuning_users, _ = encode_users_and_items(model, params, tuning_set,
+                                                 config.eval.batch_size,
+                                                 run_config.train.bucket_lengths, mesh)
+        models.append(ModelVectors(kind, users, items, tuning_users[:num_tuning],
+                                   MODEL_KINDS[kind]))
+        described.append(f"{kind} ({folder}, best validation epoch)")
+    tuning_exclusions = evaluation_exclusions(tuning_set, config.eval.seen_items)
     histories = split.test.histories
-    exclude_offsets = exclude_items = tuning_offsets = tuning_items = None
-    num_tuning = min(config.compare.tuning_users, len(tuning_users))
-    if config.eval.exclude_history:
-        exclude_offsets, exclude_items = exclusions_without_targets(
-            histories.offsets, histories.items, split.test.targets)
-        validation = split.validation
-        tuning_offsets, tuning_items = exclusions_without_targets(
-            validation.histories.offsets[:num_tuning + 1],
-            validation.histories.items[:validation.histories.offsets[num_tuning]],
-            validation.targets[:num_tuning])
-    inputs = Inputs(users, items, split.test.targets, exclude_offsets, exclude_items,
-                    histories.offsets, histories.items, split.train.offsets, split.train.items,
-                    tuning_users[:num_tuning], tuning_offsets, tuning_items)
-    history_rule = ("the user's own history excluded" if config.eval.exclude_history
-                    else "the user's own history kept")
-    protocol = (f"{dataset.name}: {split.protocol}, test users ({len(users):,}), all "
-                f"{dataset.num_items:,} items, {history_rule}; model from {model_workdir} "
-                f"(best validation epoch); ScaNN and tau tuned on "
-                f"{len(inputs.tuning_user_vectors):,} validation users.")
-    return run_comparison(inputs, config.compare, workdir / "comparison",
-                          f"Recall strategies on {dataset.name}", protocol, config.command, mesh)
+    users = EvaluatedUsers(
+        targets=split.test.targets,
+        exclusions=evaluation_exclusions(split.test, config.eval.seen_items),
+        history_offsets=histories.offsets, history_items=histories.items,
+        train_offsets=split.train.offsets, train_items=split.train.items,
+        tuning_exclusions=(None if tuning_exclusions is None
+                           else tuning_exclusions.rows(slice(0, num_tuning))))
+    repeated = targets_in_history(histories.offsets, histories.items, split.test.targets)
+    protocol = (f"{dataset.name}: {split.protocol}, test users ({users.num_users:,}), all "
+                f"{dataset.num_items:,} items, {describe_policy(config.eval.seen_items)}; "
+                f"{np.mean(repeated):.1%} of test targets repeat a history item. Models: "
+                f"{'; '.join(described)}. ScaNN and tau tuned on {num_tuning:,} validation "
+                "users.")
+    bootstrap = Bootstrap.draw(users.num_users, config.eval.bootstrap_resamples,
+                               config.eval.bootstrap_seed)
+    return run_comparison(models, users, settings, bootstrap, workdir / "comparison",
+                          f"Recall strategies on {dataset.name}", protocol, config.command,
+                          mesh)
 
 
 def main(argv):

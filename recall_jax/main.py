@@ -17,7 +17,7 @@ from ml_collections import config_flags  # noqa: E402
 from recall_jax.data.download import DownloadError  # noqa: E402
 from recall_jax.data.readers import DataFormatError  # noqa: E402
 from recall_jax.text.checkpoint import CheckpointFormatError  # noqa: E402
-from recall_jax.train import trainer  # noqa: E402
+from recall_jax.train import seeds, trainer  # noqa: E402
 from recall_jax.train.checkpoints import CheckpointError  # noqa: E402
 from recall_jax.train.trainer import NonFiniteLossError  # noqa: E402
 
@@ -27,6 +27,9 @@ USER_FACING_ERRORS = (DataFormatError, DownloadError, CheckpointError, Checkpoin
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Where checkpoints, metrics and the results table go.")
+flags.DEFINE_string("seeds", None, "Comma-separated seeds, e.g. 0,1,2: train the config once per "
+                    "seed in <workdir>/seed_<seed> and write the mean and standard deviation "
+                    "across seeds to <workdir>/seeds.md.")
 config_flags.DEFINE_config_file("config", None, "An experiments/configs/*.py file.",
                                 lock_config=True)
 flags.mark_flags_as_required(["config", "workdir"])
@@ -43,14 +46,20 @@ def main(argv):
     config = FLAGS.config
     with config.unlocked():
         config.command = " ".join(["python -m recall_jax.main"] + sys.argv[1:])
+    workdir = pathlib.Path(FLAGS.workdir)
     try:
-        trainer.train_and_evaluate(config, FLAGS.workdir)
+        if FLAGS.seeds is None:
+            trainer.train_and_evaluate(config, workdir)
+            table = workdir / "results.md"
+        else:
+            seeds.train_seeds(config, workdir, seeds.parse_seeds(FLAGS.seeds))
+            table = workdir / "seeds.md"
     except USER_FACING_ERRORS as error:
         # Bad input or environment: say what and where in one message, without a traceback.
         logging.error("%s: %s", type(error).__name__, error)
         raise SystemExit(f"recall_jax: {type(error).__name__}: {error}") from None
     if jax.process_index() == 0:
-        print((pathlib.Path(FLAGS.workdir) / "results.md").read_text())
+        print(table.read_text())
 
 
 def run() -> None:

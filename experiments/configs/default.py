@@ -1,20 +1,66 @@
-"""Base configuration; every experiment config starts from this and changes a few fields."""
+"""Base configuration: every field recall_jax reads is declared here, with its default.
+
+Every experiment config starts from this and changes a few fields; the command line can set any
+of them (`--config.<section>.<field>=value`) and nothing else (the config is locked).
+tests/test_config_fields.py checks that the code reads no field missing from this file.
+"""
 
 import ml_collections
 
 
+def compare_section() -> ml_collections.ConfigDict:
+    """Settings of the recall-strategy comparison (python -m recall_jax.compare)."""
+    compare = ml_collections.ConfigDict()
+    # Which models to compare: "dot" (model.normalize=False) and/or "cosine" (True).
+    compare.models = ("dot", "cosine")
+    # Finished runs of the experiment with each scoring; "": trained in <workdir>/<kind>_model.
+    compare.dot_model_workdir = ""
+    compare.cosine_model_workdir = ""
+    compare.seed = 0  # which users are timed one at a time
+    compare.ks = (10, 50, 200)
+    compare.latency_queries = 200  # single-user calls timed for p50/p99
+    compare.timing_repeats = 3  # batched passes timed for queries/s (median, min-max)
+    compare.tuning_users = 2000  # validation users for ScaNN tuning and tau calibration
+    compare.tuning_k = 10
+    compare.tuning_target_recall = 0.98
+    compare.approx_recall_target = 0.95
+    compare.threshold_mean_size = 200
+    compare.oversized_factor = 3.0  # a set over 3x the mean size counts as oversized
+    compare.hybrid_k_max = 400
+    compare.item_cf_neighbours = 0  # 0: keep every neighbour
+    compare.item_cf_recent = 0  # > 0: also item-CF voting with the last N items only
+    compare.sweep_sizes = (10, 20, 50, 100, 200, 400, 800)
+    compare.scann = ml_collections.ConfigDict(dict(
+        num_leaves=60, num_leaves_to_search=10, training_sample_size=100_000,
+        dimensions_per_block=2, anisotropic_quantization_threshold=0.2, reorder=200,
+        spherical=False, training_threads=0))
+    return compare
+
+
 def get_config() -> ml_collections.ConfigDict:
     config = ml_collections.ConfigDict()
-    config.seed = 0
-    config.command = ""
+    config.seed = 0  # parameters, batch order, dropout and negatives
+    config.command = ""  # filled in by the entry points: the command line of the run
 
     config.data = ml_collections.ConfigDict()
-    config.data.name = "ml-1m-chrono-all"
-    config.data.root = ""  # empty: $RECALL_JAX_DATA, else download the official archives
-    config.data.split = "leave_one_out"
-    config.data.min_user_events = 3
+    config.data.name = "ml-1m-chrono-all"  # see recall_jax.data.registry.DATASET_NAMES
+    config.data.root = ""  # "": $RECALL_JAX_DATA, else download the official archives
+    config.data.cache_dir = ""  # "": ~/.cache/recall_jax (downloads only)
+    config.data.split = "leave_one_out"  # | "temporal"
+    config.data.min_user_events = 3  # users with fewer events are dropped before splitting
+    config.data.validation_quantile = 0.8  # temporal split: global time cut-offs
+    config.data.test_quantile = 0.9
     config.data.cold_start_share = 0.0  # > 0: this share of items is held out of training
     config.data.cold_start_seed = 0
+    config.data.min_rating = 0  # ml-1m-ratings: keep ratings >= this (0: all)
+    # generic: one user,item[,timestamp] per line; relative paths are read under the data root.
+    config.data.interactions_path = ""
+    config.data.items_path = ""  # optional items table (item column + text columns)
+    config.data.delimiter = ","
+    config.data.has_header = True
+    config.data.text_columns = ()  # (): every non-id column of the items table
+    config.data.synthetic = ml_collections.ConfigDict(dict(
+        num_users=500, num_items=200, num_topics=8, mean_length=30, seed=0))
 
     config.model = ml_collections.ConfigDict()
     config.model.name = "sasrec"  # "sasrec" (causal) | "bert4rec" (bidirectional)
@@ -55,26 +101,36 @@ def get_config() -> ml_collections.ConfigDict:
     config.optimizer.gradient_clip_norm = 1.0
 
     config.train = ml_collections.ConfigDict()
-    config.train.num_epochs = 100
+    config.train.num_epochs = 100  # with the schedule, this alone fixes the model
     config.train.batch_size = 128
     config.train.bucket_lengths = (16, 32, 48, 64, 96, 128, 160, 200)
     config.train.eval_every_epochs = 1
     config.train.selection_metric = "NDCG@10"
     config.train.early_stopping_patience = 10
-    config.train.max_train_minutes = 0.0  # > 0: no new epoch starts after this much wall time
+    # A safety stop, never part of an experiment: > 0 starts no epoch after this much wall
+    # time, and every output of the run is marked truncated.
+    config.train.max_train_minutes = 0.0
     config.train.checkpoints_to_keep = 2
     config.train.log_every_steps = 20
     config.train.progress_bar = True
 
     config.eval = ml_collections.ConfigDict()
     config.eval.ks = (10, 50, 200)
-    config.eval.exclude_history = True
+    # "exclude" (the whole history, a repeated target included) | "keep" |
+    # "exclude_keep_target" (optimistic; only to compare with papers that used it)
+    config.eval.seen_items = "exclude"
     config.eval.content_history = 20  # text-similarity baseline: profile of the last N items
-    config.eval.batch_size = 256
-    config.eval.user_chunk = 1024
+    config.eval.batch_size = 256  # users encoded per step
+    config.eval.user_chunk = 1024  # users ranked per step
+    config.eval.item_chunk = 65536  # items scored per step (memory: user_chunk x item_chunk)
+    config.eval.audit_scores = False  # True: fixed-order dot products, bit-identical everywhere
+    config.eval.bootstrap_resamples = 1000
+    config.eval.bootstrap_seed = 0
 
     config.mesh = ml_collections.ConfigDict()
     config.mesh.model_parallelism = 1
     # (regex on parameter path, partition spec); unmatched parameters are replicated.
     config.mesh.parameter_rules = (("item_embedding/embedding", ("model", None)),)
+
+    config.compare = compare_section()
     return config

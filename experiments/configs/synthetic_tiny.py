@@ -6,11 +6,11 @@ from experiments.configs import default
 def get_config():
     config = default.get_config()
     config.data.name = "synthetic"
-    config.data.num_users = 400
-    config.data.num_items = 120
-    config.data.num_topics = 6
-    config.data.mean_length = 25
-    config.data.seed = 0
+    config.data.synthetic.num_users = 400
+    config.data.synthetic.num_items = 120
+    config.data.synthetic.num_topics = 6
+    config.data.synthetic.mean_length = 25
+    config.data.synthetic.seed = 0
     config.model.max_len = 32
     config.model.embed_dim = 32
     config.model.dropout_rate = 0.1
@@ -27,11 +27,10 @@ def get_config():
 
 def get_compare_config():
     """The tiny config with a comparison section sized for it (tests, notebooks)."""
-    from experiments.configs.compare_recall_ml1m import compare_section
     config = get_config()
-    config.compare = compare_section()
     config.compare.tuning_users = 200
     config.compare.latency_queries = 20
+    config.compare.timing_repeats = 1
     config.compare.threshold_mean_size = 10
     config.compare.hybrid_k_max = 30
     config.compare.ks = (10, 20)

@@ -1,22 +1,19 @@
-"""Named datasets and splits, chosen from an ml_collections config.
+"""Named datasets and splits, chosen from an ml_collections config (`config.data`).
 
-`data_config` fields:
-  name: one of DATASET_NAMES.
-  root: data root (default: RECALL_JAX_DATA; when both are unset the official archives are
-        downloaded into `cache_dir`, default ~/.cache/recall_jax).
-  ml-1m-ratings: min_rating (optional).
-  synthetic: num_users, num_items, num_topics, mean_length, seed (all optional).
-  generic: interactions_path, items_path, delimiter, text_columns, has_header (relative paths
-           are taken from `root` when one is configured).
-  split: "leave_one_out" (default; min_events, default 3) or "temporal"
-         (validation_quantile 0.8, test_quantile 0.9).
+Every field is declared, with its default and meaning, in experiments/configs/default.py:
+  name: one of DATASET_NAMES; root / cache_dir: where the files are (default: RECALL_JAX_DATA;
+  when both are unset the official archives are downloaded into cache_dir, default
+  ~/.cache/recall_jax); min_rating (ml-1m-ratings, 0: all); synthetic.* (the synthetic data);
+  interactions_path, items_path, delimiter, has_header, text_columns (generic; relative paths are
+  taken from the data root); split ("leave_one_out" or "temporal" with validation_quantile and
+  test_quantile); min_user_events (users with fewer events are dropped before splitting).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import ml_collections
 
@@ -28,14 +25,9 @@ from recall_jax.data.synthetic import make_synthetic
 SPLIT_NAMES = ("leave_one_out", "temporal")
 
 
-def _get(config: ml_collections.ConfigDict, field: str, default: Any = None) -> Any:
-    value = config.get(field, default)
-    return default if value is None else value
-
-
 def _folder(config: ml_collections.ConfigDict, dataset: str, required: tuple[str, ...]) -> Path:
-    return ensure_dataset(dataset, data_root=config.get("root") or None,
-                          cache_dir=config.get("cache_dir") or None, required_files=required)
+    return ensure_dataset(dataset, data_root=config.root or None,
+                          cache_dir=config.cache_dir or None, required_files=required)
 
 
 def _optional(folder: Path, file_name: str) -> Path | None:
@@ -61,7 +53,7 @@ def _load_ml1m_ratings(config: ml_collections.ConfigDict) -> SequenceDataset:
     folder = _folder(config, "ml-1m", ("ratings.dat",))
     return readers.read_movielens_ratings(folder / "ratings.dat",
                                           movies_path=_optional(folder, "movies.dat"),
-                                          min_rating=config.get("min_rating"))
+                                          min_rating=config.min_rating or None)
 
 
 def _load_ml100k(config: ml_collections.ConfigDict) -> SequenceDataset:
@@ -69,31 +61,30 @@ def _load_ml100k(config: ml_collections.ConfigDict) -> SequenceDataset:
     return readers.read_ml100k(folder / "u.data", u_item_path=_optional(folder, "u.item"))
 
 
-def _resolve_path(config: ml_collections.ConfigDict, path: str | None) -> Path | None:
-    if path is None:
+def _resolve_path(config: ml_collections.ConfigDict, path: str) -> Path | None:
+    """None for "", else the path, under the data root when relative and a root is known."""
+    if not path:
         return None
-    root = config.get("root") or resolve_data_root()
+    root = config.root or resolve_data_root()
     return Path(root) / path if root is not None and not Path(path).is_absolute() else Path(path)
 
 
 def _load_generic(config: ml_collections.ConfigDict) -> SequenceDataset:
-    if not config.get("interactions_path"):
+    if not config.interactions_path:
         raise ValueError("data.name='generic' needs data.interactions_path")
-    text_columns = config.get("text_columns")
     return readers.read_generic(
         _resolve_path(config, config.interactions_path),
-        items_path=_resolve_path(config, config.get("items_path")),
-        delimiter=_get(config, "delimiter", ","),
-        text_columns=None if text_columns is None else tuple(text_columns),
-        has_header=_get(config, "has_header", True))
+        items_path=_resolve_path(config, config.items_path),
+        delimiter=config.delimiter,
+        text_columns=tuple(config.text_columns) or None,
+        has_header=config.has_header)
 
 
 def _load_synthetic(config: ml_collections.ConfigDict) -> SequenceDataset:
-    return make_synthetic(num_users=_get(config, "num_users", 500),
-                          num_items=_get(config, "num_items", 200),
-                          num_topics=_get(config, "num_topics", 8),
-                          mean_length=_get(config, "mean_length", 30),
-                          seed=_get(config, "seed", 0))
+    synthetic = config.synthetic
+    return make_synthetic(num_users=synthetic.num_users, num_items=synthetic.num_items,
+                          num_topics=synthetic.num_topics, mean_length=synthetic.mean_length,
+                          seed=synthetic.seed)
 
 
 LOADERS: dict[str, Callable[[ml_collections.ConfigDict], SequenceDataset]] = {
@@ -109,7 +100,7 @@ DATASET_NAMES = tuple(LOADERS)
 
 def load_dataset(data_config: ml_collections.ConfigDict) -> SequenceDataset:
     """The dataset named by data_config.name (see module docstring for the fields)."""
-    name = data_config.get("name")
+    name = data_config.name
     if name not in LOADERS:
         raise ValueError(f"unknown dataset name {name!r}; valid names: {list(DATASET_NAMES)}")
     dataset = LOADERS[name](data_config)
@@ -118,12 +109,26 @@ def load_dataset(data_config: ml_collections.ConfigDict) -> SequenceDataset:
 
 def split_dataset(dataset: SequenceDataset, data_config: ml_collections.ConfigDict
                   ) -> splits.Split:
-    """Split chosen by data_config.split: "leave_one_out" (default) or "temporal"."""
-    split = _get(data_config, "split", "leave_one_out")
+    """Split chosen by data_config.split, after dropping users with fewer than
+    data_config.min_user_events events (the protocol line says how many were dropped)."""
+    split = data_config.split
+    if split not in SPLIT_NAMES:
+        raise ValueError(f"unknown split {split!r}; valid splits: {list(SPLIT_NAMES)}")
+    min_events = data_config.min_user_events
+    if split == "leave_one_out" and min_events < 3:
+        raise ValueError(f"data.min_user_events={min_events}: leave-one-out needs at least 3 "
+                         "events per user (one to train on, one validation and one test target)")
+    kept = splits.filter_short_users(dataset, max(min_events, 1))
+    dropped = dataset.num_users - kept.num_users
+    if kept.num_users == 0:
+        raise ValueError(f"{dataset.name}: no user has data.min_user_events={min_events} events")
     if split == "leave_one_out":
-        return splits.leave_one_out_split(dataset, min_events=_get(data_config, "min_events", 3))
-    if split == "temporal":
-        return splits.temporal_split(
-            dataset, validation_quantile=_get(data_config, "validation_quantile", 0.8),
-            test_quantile=_get(data_config, "test_quantile", 0.9))
-    raise ValueError(f"unknown split {split!r}; valid splits: {list(SPLIT_NAMES)}")
+        result = splits.leave_one_out_split(kept, min_events=max(min_events, 3))
+    else:
+        result = splits.temporal_split(kept, validation_quantile=data_config.validation_quantile,
+                                       test_quantile=data_config.test_quantile)
+    if dropped:
+        result = dataclasses.replace(
+            result, protocol=f"{result.protocol}, {dropped:,} users with fewer than "
+                             f"{min_events} events dropped")
+    return result

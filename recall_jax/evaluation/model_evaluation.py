@@ -10,8 +10,9 @@ import numpy as np
 
 from recall_jax.data.pipeline import bucket_for_lengths, evaluation_inputs
 from recall_jax.data.splits import EvaluationSet
-from recall_jax.evaluation.full_ranking import RankingResult, rank_all_items
 from recall_jax.evaluation.metrics import ranking_metrics
+from recall_jax.evaluation.protocol import Exclusions, seen_item_exclusions
+from recall_jax.evaluation.ranking import RankingResult, rank_all_items
 from recall_jax.train import sharding
 from recall_jax.train.cloze import mask_token
 
@@ -75,17 +76,23 @@ def encode_histories(encode_last: Callable[[np.ndarray], jax.Array], inputs: np.
     return vectors
 
 
-def evaluate_vectors(user_vectors: np.ndarray, item_vectors: np.ndarray,
-                     evaluation_set: EvaluationSet, exclude_history: bool, ks: Sequence[int],
-                     user_chunk: int = 1024) -> tuple[dict[str, float], RankingResult]:
-    """Rank every item for every user; metrics at each K (history removed when asked)."""
+def evaluation_exclusions(evaluation_set: EvaluationSet, seen_items: str) -> Exclusions | None:
+    """The items each evaluated user's ranking loses under the seen-item policy."""
     histories = evaluation_set.histories
-    result = rank_all_items(
-        user_vectors, item_vectors, evaluation_set.targets,
-        exclude_offsets=histories.offsets if exclude_history else None,
-        exclude_items=histories.items if exclude_history else None,
-        max_k=max(ks), user_chunk=user_chunk)
-    return ranking_metrics(result, ks=tuple(ks), num_items=histories.num_items), result
+    return seen_item_exclusions(histories.offsets, histories.items, evaluation_set.targets,
+                                seen_items)
+
+
+def rank_evaluation_set(user_vectors: np.ndarray, item_vectors: np.ndarray,
+                        evaluation_set: EvaluationSet, eval_config,
+                        mesh: jax.sharding.Mesh | None = None) -> RankingResult:
+    """Rank the whole catalogue for every evaluated user under eval_config's protocol
+    (seen_items, ks, user_chunk, item_chunk, audit_scores)."""
+    return rank_all_items(user_vectors, item_vectors, evaluation_set.targets,
+                          evaluation_exclusions(evaluation_set, eval_config.seen_items),
+                          max_k=max(eval_config.ks), user_chunk=eval_config.user_chunk,
+                          item_chunk=eval_config.item_chunk or None,
+                          audit=eval_config.audit_scores, mesh=mesh)
 
 
 def encode_users_and_items(model, params, evaluation_set: EvaluationSet, batch_size: int,
@@ -110,9 +117,13 @@ def encode_users_and_items(model, params, evaluation_set: EvaluationSet, batch_s
 def evaluate_model(model, params, evaluation_set: EvaluationSet, eval_config,
                    bucket_lengths: Sequence[int], mesh: jax.sharding.Mesh | None = None
                    ) -> tuple[dict[str, float], RankingResult]:
-    """Encode each history's last position (split over `mesh`), then rank the whole catalogue."""
+    """Encode each history's last position (split over `mesh`), then rank the whole catalogue;
+    (mean metrics, the ranking)."""
     user_vectors, item_vectors = encode_users_and_items(model, params, evaluation_set,
                                                         eval_config.batch_size, bucket_lengths,
                                                         mesh)
-    return evaluate_vectors(user_vectors, item_vectors, evaluation_set,
-                            eval_config.exclude_history, eval_config.ks, eval_config.user_chunk)
+    result = rank_evaluation_set(user_vectors, item_vectors, evaluation_set, eval_config, mesh)
+    metrics = ranking_metrics(result.target_ranks, result.top_items, eval_config.ks,
+                              num_items=evaluation_set.histories.num_items,
+                              target_ties=result.target_ties)
+    return metrics, result

@@ -1,4 +1,9 @@
-"""Result tables: results.md (protocol, command, markdown table) and results.json, written atomically."""
+"""Result tables: results.md (protocol, command, markdown tables) and results.json, written atomically.
+
+Metric cells show the value and, when the row carries one (`estimates.INTERVAL_KEY`), its 95%
+interval: "0.2993 [0.2878, 0.3108]". Difference tables show "+0.0120 [+0.0051, +0.0190]" and mark
+with "≈" every difference whose interval contains 0.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +15,20 @@ import re
 import tempfile
 from typing import Any, Sequence
 
+from recall_jax.evaluation.estimates import INTERVAL_KEY
+
 # Metric families in table order; for each cut-off k they appear in this order.
-_METRICS_AT_K = ("HR", "Recall", "NDCG", "Precision", "Coverage")
+_METRICS_AT_K = ("HR", "Recall", "NDCG", "Precision", "MRR", "Coverage")
 _OVERALL_METRICS = ("MRR", "TargetTieShare", "num_users")
+NO_DIFFERENCE_MARK = "≈"
 
 
 def _is_metric(value: Any) -> bool:
     return isinstance(value, numbers.Number) and not isinstance(value, bool)
+
+
+def _is_label(value: Any) -> bool:
+    return not _is_metric(value) and not isinstance(value, (dict, list, tuple))
 
 
 def _metric_order(name: str) -> tuple:
@@ -30,14 +42,15 @@ def _metric_order(name: str) -> tuple:
 
 
 def table_columns(rows: Sequence[dict]) -> list[str]:
-    """Label columns (non-numeric values) in first-seen order, then metric columns in a fixed order."""
+    """Label columns (strings) in first-seen order, then metric columns in a fixed order;
+    interval dicts and other structured values are not columns."""
     labels: list[str] = []
     metrics: set[str] = set()
     for row in rows:
         for name, value in row.items():
             if _is_metric(value):
                 metrics.add(name)
-            elif name not in labels:
+            elif _is_label(value) and name not in labels:
                 labels.append(name)
     return [name for name in labels if name not in metrics] + sorted(metrics, key=_metric_order)
 
@@ -52,15 +65,52 @@ def _format_cell(value: Any, float_format: str) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
+def _format_estimate(row: dict, name: str, float_format: str) -> str:
+    cell = _format_cell(row.get(name), float_format)
+    interval = row.get(INTERVAL_KEY, {}).get(name)
+    if interval is None or not cell:
+        return cell
+    low, high = (float_format.format(float(bound)) for bound in interval)
+    return f"{cell} [{low}, {high}]"
+
+
 def format_markdown_table(rows: Sequence[dict], columns: Sequence[str],
                           float_format: str = "{:.4f}") -> str:
-    """A markdown table with one line per row; missing cells are left empty."""
+    """A markdown table with one line per row; missing cells are left empty; metrics with an
+    interval in the row show it in brackets."""
     lines = ["| " + " | ".join(columns) + " |",
              "|" + "|".join("---" for _ in columns) + "|"]
     for row in rows:
-        cells = (_format_cell(row.get(name), float_format) for name in columns)
+        cells = (_format_estimate(row, name, float_format) for name in columns)
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def format_difference(difference: Sequence[float] | None, float_format: str = "{:+.4f}") -> str:
+    """"+0.0120 [+0.0051, +0.0190]", with NO_DIFFERENCE_MARK when the interval holds 0."""
+    if difference is None:
+        return ""
+    value, low, high = (float_format.format(float(x)) for x in difference)
+    mark = f" {NO_DIFFERENCE_MARK}" if difference[1] <= 0.0 <= difference[2] else ""
+    return f"{value} [{low}, {high}]{mark}"
+
+
+def format_difference_table(differences: Sequence[dict], label_columns: Sequence[str],
+                            metrics: Sequence[str], float_format: str = "{:+.4f}") -> str:
+    """Paired differences (row - reference) as a markdown table, one line per difference row."""
+    columns = [*label_columns, "reference", *metrics]
+    lines = ["| " + " | ".join(columns) + " |",
+             "|" + "|".join("---" for _ in columns) + "|"]
+    for row in differences:
+        cells = [_format_cell(row.get(name), float_format) for name in (*label_columns,
+                                                                        "reference")]
+        cells += [format_difference(row.get(name), float_format) for name in metrics]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+DIFFERENCE_NOTE = (f"Paired bootstrap over the same users; {NO_DIFFERENCE_MARK} marks a difference "
+                   "whose 95% interval contains 0.")
 
 
 def _json_value(value: Any) -> Any:
@@ -85,27 +135,46 @@ def _write_atomically(path: str, text: str) -> None:
         raise
 
 
+def headline_columns(ks: Sequence[int]) -> list[str]:
+    """The metrics a results table shows (results.json keeps every metric): HR and NDCG at each
+    k, MRR, coverage at the smallest k, the target tie share and the user count."""
+    return ([f"{metric}@{k}" for k in ks for metric in ("HR", "NDCG")]
+            + ["MRR", f"Coverage@{min(ks)}", "TargetTieShare", "num_users"])
+
+
 def write_report(rows: list[dict], out_dir: str, title: str, protocol_note: str,
-                 command: str) -> tuple[str, str]:
+                 command: str, columns: Sequence[str] | None = None,
+                 differences: Sequence[dict] = (), difference_metrics: Sequence[str] = (),
+                 notes: Sequence[str] = ()) -> tuple[str, str]:
     """Write out_dir/results.md and out_dir/results.json; return their paths.
 
-    rows: one dict per table line, e.g. {"model": "popularity", "split": "test", "HR@10": 0.05}.
-    String values become label columns, numbers metric columns (see table_columns).
-    protocol_note: how the numbers were obtained, e.g. "full ranking over all 3706 items,
-    user's history excluded". command: the command line that regenerates the files.
+    rows: one dict per table line, e.g. {"model": "popularity", "split": "test", "HR@10": 0.05,
+    "ci95": {"HR@10": [0.04, 0.06]}}. String values become label columns, numbers metric
+    columns (all of them unless `columns` picks some; see table_columns).
+    differences: paired difference rows (estimates.paired_difference_row), shown for
+    `difference_metrics`. protocol_note: how the numbers were obtained; notes: extra lines under
+    the tables. command: the command line that regenerates the files.
     """
     os.makedirs(out_dir, exist_ok=True)
-    columns = table_columns(rows)
+    all_columns = table_columns(rows)
+    labels = [name for name in all_columns if rows and _is_label(rows[0].get(name, ""))]
+    shown = list(columns) if columns is not None else all_columns
+    shown = labels + [name for name in shown if name in all_columns and name not in labels]
     created = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    markdown = (f"# {title}\n\n"
-                f"Protocol: {protocol_note}\n\n"
-                f"Regenerate with:\n\n```\n{command}\n```\n\n"
-                f"{format_markdown_table(rows, columns)}\n"
-                f"Written {created}.\n")
+    sections = [f"# {title}", f"Protocol: {protocol_note}",
+                f"Regenerate with:\n\n```\n{command}\n```",
+                "Each metric with its 95% bootstrap interval over users.",
+                format_markdown_table(rows, shown)]
+    if differences:
+        sections += [DIFFERENCE_NOTE,
+                     format_difference_table(differences, labels, difference_metrics)]
+    sections += [*notes, f"Written {created}."]
     metadata = {"title": title, "protocol": protocol_note, "command": command,
-                "created": created, "columns": columns, "rows": rows}
+                "created": created, "columns": all_columns, "rows": rows,
+                "differences": list(differences), "notes": list(notes)}
     markdown_path = os.path.join(out_dir, "results.md")
     json_path = os.path.join(out_dir, "results.json")
     _write_atomically(json_path, json.dumps(metadata, indent=2, default=_json_value) + "\n")
-    _write_atomically(markdown_path, markdown)
+    _write_atomically(markdown_path, "\n\n".join(section.rstrip("\n") for section in sections)
+                      + "\n")
     return markdown_path, json_path

@@ -33,7 +33,7 @@ def build_model(model_config, num_items: int, text_vectors: np.ndarray | None = 
     """
     if model_config.name not in ENCODER_IS_CAUSAL:
         raise ValueError(f"unknown model {model_config.name!r}; known: {sorted(ENCODER_IS_CAUSAL)}")
-    item_tower = model_config.get("item_tower", "id")
+    item_tower = model_config.item_tower
     if item_tower not in ITEM_TOWERS:
         raise ValueError(f"model.item_tower must be one of {ITEM_TOWERS}, got {item_tower!r}")
     if item_tower != "id" and (text_vectors is None or len(text_vectors) != num_items + 1):
@@ -47,10 +47,10 @@ def build_model(model_config, num_items: int, text_vectors: np.ndarray | None = 
         num_items=num_items, max_len=model_config.max_len, embed_dim=model_config.embed_dim,
         num_blocks=model_config.num_blocks, num_heads=model_config.num_heads,
         mlp_ratio=model_config.mlp_ratio, dropout_rate=model_config.dropout_rate,
-        attention_dropout_rate=model_config.get("attention_dropout_rate", 0.0),
-        activation=model_config.get("activation", "gelu"),
+        attention_dropout_rate=model_config.attention_dropout_rate,
+        activation=model_config.activation,
         causal=ENCODER_IS_CAUSAL[model_config.name],
         tie_item_embeddings=model_config.tie_item_embeddings,
         normalize=model_config.normalize, temperature=model_config.temperature,
-        item_tower=item_tower, item_id_dropout=model_config.get("item_id_dropout", 0.0),
+        item_tower=item_tower, item_id_dropout=model_config.item_id_dropout,
         **text_kwargs)

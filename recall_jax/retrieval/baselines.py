@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sparse
 
-from recall_jax.data.dataset import SequenceDataset, last_entries
-from recall_jax.evaluation.full_ranking import RankingResult, rank_all_items
+from recall_jax.data.dataset import last_entries
+from recall_jax.evaluation.protocol import Exclusions
+from recall_jax.evaluation.ranking import RankingResult, rank_all_items
 from recall_jax.retrieval.threshold import unit_rows
 
 
@@ -23,24 +24,21 @@ def popularity_scores(train_items: np.ndarray, num_items: int) -> np.ndarray:
     return scores
 
 
-def popularity_ranking(train_dataset: SequenceDataset, evaluation_histories_offsets: np.ndarray,
-                       evaluation_histories_items: np.ndarray, targets: np.ndarray,
-                       exclude_history: bool, max_k: int = 200,
-                       user_chunk: int = 1024) -> RankingResult:
-    """Rank items by training popularity for every evaluation user.
+def popularity_ranking(train_items: np.ndarray, num_items: int, targets: np.ndarray | None,
+                       exclusions: Exclusions | None, num_users: int | None = None,
+                       max_k: int = 200, user_chunk: int = 1024) -> RankingResult:
+    """Rank items by training popularity for every evaluated user.
 
-    evaluation_histories_offsets: int64 [num_users + 1] and evaluation_histories_items: int32
-    [num_events], the CSR histories of the evaluated users; removed from their rankings when
-    exclude_history (the target excepted). targets: int [num_users] in 1..num_items.
-    Each user is the 1-dimensional vector [1] and each item the vector [count], so the score is
-    the count and the exclusion, tie and rank rules are those of rank_all_items.
+    train_items: int [num_events], the training events; targets: int [num_users] in
+    1..num_items (or None, then num_users says how many users); exclusions: from the seen-item
+    policy (`protocol.seen_item_exclusions`). Each user is the 1-dimensional vector [1] and each
+    item the vector [count], so the score is the count and the exclusion, tie and rank rules are
+    those of rank_all_items.
     """
-    scores = popularity_scores(train_dataset.items, train_dataset.num_items)
-    num_users = len(evaluation_histories_offsets) - 1
-    exclusions = ((evaluation_histories_offsets, evaluation_histories_items) if exclude_history
-                  else (None, None))
+    scores = popularity_scores(train_items, num_items)
+    num_users = len(targets) if targets is not None else num_users
     return rank_all_items(np.ones((num_users, 1), np.float32), scores[:, None], targets,
-                          *exclusions, max_k=max_k, user_chunk=user_chunk)
+                          exclusions, max_k=max_k, user_chunk=user_chunk)
 
 
 def recent_history_mean(offsets: np.ndarray, items: np.ndarray, item_vectors: np.ndarray,
@@ -59,20 +57,18 @@ def recent_history_mean(offsets: np.ndarray, items: np.ndarray, item_vectors: np
     return unit_rows(np.asarray(counts @ unit))
 
 
-def content_similarity_ranking(item_vectors: np.ndarray, evaluation_histories_offsets: np.ndarray,
-                               evaluation_histories_items: np.ndarray, targets: np.ndarray,
-                               exclude_history: bool, recent: int = 20, max_k: int = 200,
-                               user_chunk: int = 1024) -> RankingResult:
+def content_similarity_ranking(item_vectors: np.ndarray, history_offsets: np.ndarray,
+                               history_items: np.ndarray, targets: np.ndarray,
+                               exclusions: Exclusions | None, recent: int = 20,
+                               max_k: int = 200, user_chunk: int = 1024) -> RankingResult:
     """Rank items by cosine between their content vector and the user's recent content profile.
 
     A training-free content baseline (what pretrained text vectors achieve on their own): the
-    user is the normalised mean of the last `recent` history items' vectors, every item (cold
-    ones included) its normalised vector. item_vectors: [num_items + 1, dim], row 0 padding.
-    Exclusion, tie and rank rules are those of rank_all_items.
+    user is the normalised mean of the last `recent` history items' vectors (history_offsets /
+    history_items: CSR histories in time order), every item (cold ones included) its normalised
+    vector. item_vectors: [num_items + 1, dim], row 0 padding. Exclusions (from the seen-item
+    policy), tie and rank rules are those of rank_all_items.
     """
-    users = recent_history_mean(evaluation_histories_offsets, evaluation_histories_items,
-                                item_vectors, recent)
-    exclusions = ((evaluation_histories_offsets, evaluation_histories_items) if exclude_history
-                  else (None, None))
-    return rank_all_items(users, unit_rows(item_vectors), targets,
-                          *exclusions, max_k=max_k, user_chunk=user_chunk)
+    users = recent_history_mean(history_offsets, history_items, item_vectors, recent)
+    return rank_all_items(users, unit_rows(item_vectors), targets, exclusions, max_k=max_k,
+                          user_chunk=user_chunk)

@@ -10,7 +10,7 @@ import dataclasses
 
 import numpy as np
 
-from recall_jax.data.dataset import offsets_from_counts, offsets_from_owners
+from recall_jax.data.dataset import offsets_from_counts, offsets_from_owners, owner_of_entries
 
 PADDING_ITEM = 0
 
@@ -38,6 +38,17 @@ class Candidates:
     def for_user(self, user: int) -> tuple[np.ndarray, np.ndarray]:
         start, stop = self.offsets[user], self.offsets[user + 1]
         return self.items[start:stop], self.scores[start:stop]
+
+    def positions_of(self, targets: np.ndarray) -> np.ndarray:
+        """int64 [num_users]: index of each user's target in its list, -1 when absent."""
+        targets = np.asarray(targets)
+        if len(targets) != self.num_users:
+            raise ValueError(f"{len(targets)} targets for {self.num_users} users")
+        owner = owner_of_entries(self.offsets)
+        hits = np.nonzero(self.items == targets[owner])[0]
+        positions = np.full(self.num_users, np.iinfo(np.int64).max, np.int64)
+        np.minimum.at(positions, owner[hits], hits - self.offsets[owner[hits]])
+        return np.where(positions == np.iinfo(np.int64).max, -1, positions)
 
     def padded(self, width: int) -> np.ndarray:
         """int32 [num_users, width]: the first `width` candidates per user, 0-padded."""

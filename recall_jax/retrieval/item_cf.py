@@ -12,6 +12,7 @@ import numpy as np
 import scipy.sparse as sparse
 
 from recall_jax.data.dataset import last_entries
+from recall_jax.evaluation.protocol import Exclusions
 from recall_jax.retrieval.candidates import Candidates
 from recall_jax.retrieval.exact import top_k_of_scores
 
@@ -44,25 +45,18 @@ def item_similarity(train_offsets: np.ndarray, train_items: np.ndarray, num_item
 
 
 def item_cf_top_k(similarity: np.ndarray, history_offsets: np.ndarray, history_items: np.ndarray,
-                  k: int, exclude_offsets=None, exclude_items=None,
-                  recent: int | None = None) -> Candidates:
+                  k: int, exclusions: Exclusions | None = None,
+                  recent: int | None = None, user_chunk: int = 1024) -> Candidates:
     """Top-k items by summed similarity to each user's history (distinct items); with `recent`,
-    only the last `recent` events of each history vote (exclusions still cover all of it)."""
+    only the last `recent` events of each history vote (the exclusions are the caller's, from
+    the whole history under the seen-item policy)."""
     num_items = similarity.shape[0] - 1
     if recent:
         history_offsets, history_items = last_entries(history_offsets, history_items, recent)
     history = user_item_matrix(history_offsets, history_items, num_items)
     history.sum_duplicates()
     history.data[:] = 1.0
-    # Users as sparse rows times the similarity table = a dense score row per user.
-    parts = []
-    chunk = 1024
-    for start in range(0, history.shape[0], chunk):
-        stop = min(start + chunk, history.shape[0])
-        scores = np.asarray(history[start:stop] @ similarity, np.float32)
-        part_offsets = None if exclude_offsets is None else (
-            exclude_offsets[start:stop + 1] - exclude_offsets[start])
-        part_items = None if exclude_items is None else (
-            exclude_items[exclude_offsets[start]:exclude_offsets[stop]])
-        parts.append(top_k_of_scores(scores, k, part_offsets, part_items))
-    return Candidates.concatenate(parts)
+    # Users as sparse rows times the similarity table: a dense score row per user, made and
+    # ranked one chunk of users at a time.
+    return top_k_of_scores(lambda start, stop: history[start:stop] @ similarity,
+                           history.shape[0], num_items, k, exclusions, user_chunk)

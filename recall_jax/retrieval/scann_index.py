@@ -18,6 +18,8 @@ from typing import Sequence
 import numpy as np
 
 from recall_jax.data.dataset import offsets_from_counts, offsets_from_owners, owner_of_entries
+from recall_jax.evaluation.metrics import ann_recall_at_k
+from recall_jax.evaluation.protocol import Exclusions
 from recall_jax.retrieval.candidates import Candidates
 
 
@@ -82,15 +84,15 @@ class ScannIndex:
         return cls(searcher, settings, len(database), time.perf_counter() - started)
 
     def search(self, user_vectors: np.ndarray, k: int, leaves_to_search: int | None = None,
-               reorder: int | None = None, exclude_offsets=None, exclude_items=None,
+               reorder: int | None = None, exclusions: Exclusions | None = None,
                parallel: bool = True) -> Candidates:
         """Top-k per user; excluded ids are removed after fetching k + (that user's exclusions)."""
         users = np.ascontiguousarray(np.asarray(user_vectors, np.float32))
-        if exclude_offsets is None:
+        if exclusions is None:
             return self._search_block(users, k, leaves_to_search, reorder, parallel)
         # Users grouped by how many extra neighbours they need (powers of two), so each group is
         # one batched search.
-        lengths = np.diff(exclude_offsets)
+        lengths = np.diff(exclusions.offsets)
         groups = np.ceil(np.log2(np.maximum(lengths, 1))).astype(int)
         parts: list[tuple[np.ndarray, Candidates]] = []
         for group in np.unique(groups):
@@ -98,7 +100,7 @@ class ScannIndex:
             fetch = min(k + (1 << int(group)), self.num_items)
             found = self._search_block(users[rows], fetch, leaves_to_search,
                                        max(reorder or self.settings.reorder, fetch), parallel)
-            parts.append((rows, _drop_excluded(found, rows, exclude_offsets, exclude_items, k)))
+            parts.append((rows, _drop_excluded(found, rows, exclusions, k)))
         return _merge_user_groups(parts, len(users))
 
     def _search_block(self, users, k, leaves_to_search, reorder, parallel) -> Candidates:
@@ -136,15 +138,15 @@ class ScannIndex:
         return sum(p.stat().st_size for p in pathlib.Path(folder).rglob("*") if p.is_file())
 
 
-def _drop_excluded(found: Candidates, rows: np.ndarray, exclude_offsets, exclude_items,
+def _drop_excluded(found: Candidates, rows: np.ndarray, exclusions: Exclusions,
                    k: int) -> Candidates:
     owner = owner_of_entries(found.offsets)
     global_owner = rows[owner]
     # An entry is excluded when (user, item) appears among that user's excluded pairs.
-    num_ids = int(max(found.items.max(initial=0), exclude_items.max(initial=0))) + 1
+    num_ids = int(max(found.items.max(initial=0), exclusions.items.max(initial=0))) + 1
     found_keys = global_owner.astype(np.int64) * num_ids + found.items
-    excluded_owner = owner_of_entries(exclude_offsets)
-    excluded_keys = excluded_owner.astype(np.int64) * num_ids + exclude_items
+    excluded_owner = owner_of_entries(exclusions.offsets)
+    excluded_keys = excluded_owner.astype(np.int64) * num_ids + exclusions.items
     keep = ~np.isin(found_keys, excluded_keys)
     # Keep the first k survivors per user (lists are best first).
     kept_owner = owner[keep]
@@ -184,8 +186,6 @@ def autotune(index: ScannIndex, queries: np.ndarray, exact_top_items: np.ndarray
 
     Returns (best or None when no setting reaches the target, every trial measured).
     """
-    from recall_jax.evaluation.candidate_metrics import ann_recall_at_k  # noqa: PLC0415
-
     num_leaves = max(1, min(index.settings.num_leaves, index.num_items // 2))
     leaves_grid = sorted({max(1, min(num_leaves, v)) for v in (
         leaves_grid or [1, 2, 4, 8, 16, 32, 64, 128, 256, 512])})
@@ -199,7 +199,7 @@ def autotune(index: ScannIndex, queries: np.ndarray, exact_top_items: np.ndarray
                 found = index.search(queries, k, leaves_to_search=leaves, reorder=reorder)
                 seconds.append(time.perf_counter() - started)
             trials.append(TuningTrial(leaves, reorder,
-                                      ann_recall_at_k(found, exact_top_items, k),
+                                      ann_recall_at_k(found.padded(k), exact_top_items, k),
                                       len(queries) / min(seconds[1:])))
     reaching = [t for t in trials if t.ann_recall >= target_recall]
     best = max(reaching, key=lambda t: t.queries_per_second) if reaching else None

@@ -20,9 +20,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from recall_jax.data.dataset import offsets_from_owners, owner_of_entries
-from recall_jax.evaluation.full_ranking import next_power_of_two
+from recall_jax.evaluation.protocol import Exclusions
+from recall_jax.evaluation.ranking import dot_scores, next_power_of_two, rankable_in_block
 from recall_jax.retrieval.candidates import Candidates
-from recall_jax.retrieval.exact import padded_exclusions
 
 
 def unit_rows(vectors: np.ndarray) -> np.ndarray:
@@ -33,45 +33,46 @@ def unit_rows(vectors: np.ndarray) -> np.ndarray:
 @jax.jit
 def _cosine_chunk(users, items, exclusions):
     """[chunk, N + 1] cosines with excluded ids (and padding id 0) set to NaN."""
-    scores = jnp.einsum("ud,nd->un", users, items, preferred_element_type=jnp.float32)
-    rows = jnp.arange(users.shape[0])[:, None]
-    return scores.at[rows, exclusions].set(jnp.nan).at[:, 0].set(jnp.nan)
+    scores = dot_scores(users, items)
+    _, rankable = rankable_in_block(exclusions, 0, items.shape[0], items.shape[0] - 1)
+    return jnp.where(rankable, scores, jnp.nan)
 
 
-def cosine_chunks(user_vectors, item_vectors, exclude_offsets=None, exclude_items=None,
+def cosine_chunks(user_vectors, item_vectors, exclusions: Exclusions | None = None,
                   user_chunk: int = 512):
     """Yields (start, stop, cosines [stop - start, N + 1]) with excluded entries NaN."""
     users = unit_rows(user_vectors)
     items = jnp.asarray(unit_rows(item_vectors))
     user_chunk = min(user_chunk, next_power_of_two(len(users)))
+    width = next_power_of_two(max(1, exclusions.max_length() if exclusions is not None else 1))
     for start in range(0, len(users), user_chunk):
         stop = min(start + user_chunk, len(users))
         block = np.zeros((user_chunk, users.shape[1]), np.float32)
         block[:stop - start] = users[start:stop]
-        exclusions = padded_exclusions(exclude_offsets, exclude_items, start, stop)
-        exclusions = np.pad(exclusions, ((0, user_chunk - (stop - start)), (0, 0)))
-        yield start, stop, np.asarray(_cosine_chunk(block, items, exclusions))[:stop - start]
+        padded = (exclusions.padded(start, stop, user_chunk, width) if exclusions is not None
+                  else np.zeros((user_chunk, width), np.int32))
+        yield start, stop, np.asarray(_cosine_chunk(block, items, padded))[:stop - start]
 
 
-def cosine_threshold(user_vectors, item_vectors, tau: float | np.ndarray, exclude_offsets=None,
-                     exclude_items=None, user_chunk: int = 512) -> Candidates:
+def cosine_threshold(user_vectors, item_vectors, tau: float | np.ndarray,
+                     exclusions: Exclusions | None = None, user_chunk: int = 512) -> Candidates:
     """Items with cosine > tau (a scalar, or one tau per user), sorted by cosine, best first."""
     tau = np.broadcast_to(np.asarray(tau, np.float32), (len(user_vectors),))
     parts = []
-    for start, stop, cosines in cosine_chunks(user_vectors, item_vectors, exclude_offsets,
-                                              exclude_items, user_chunk):
+    for start, stop, cosines in cosine_chunks(user_vectors, item_vectors, exclusions,
+                                              user_chunk):
         with np.errstate(invalid="ignore"):
             mask = cosines > tau[start:stop, None]  # NaN (excluded) compares False
         parts.append(Candidates.from_mask(mask, cosines))
     return Candidates.concatenate(parts)
 
 
-def per_user_taus(user_vectors, item_vectors, z: float, exclude_offsets=None,
-                  exclude_items=None, user_chunk: int = 512) -> np.ndarray:
+def per_user_taus(user_vectors, item_vectors, z: float, exclusions: Exclusions | None = None,
+                  user_chunk: int = 512) -> np.ndarray:
     """tau_u = mean + z * std of user u's cosines over its rankable items."""
     taus = np.empty(len(user_vectors), np.float32)
-    for start, stop, cosines in cosine_chunks(user_vectors, item_vectors, exclude_offsets,
-                                              exclude_items, user_chunk):
+    for start, stop, cosines in cosine_chunks(user_vectors, item_vectors, exclusions,
+                                              user_chunk):
         taus[start:stop] = np.nanmean(cosines, axis=1) + z * np.nanstd(cosines, axis=1)
     return taus
 

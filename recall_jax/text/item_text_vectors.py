@@ -17,7 +17,7 @@ import jax
 import numpy as np
 from absl import logging
 
-from recall_jax.evaluation.full_ranking import next_power_of_two
+from recall_jax.evaluation.ranking import next_power_of_two
 from recall_jax.text.checkpoint import load_bert, load_tokenizer
 
 
@@ -101,16 +101,17 @@ def cached_item_text_vectors(texts: Sequence[str], folder: str | pathlib.Path,
 def item_text_vectors_for(config, dataset, workdir: str | pathlib.Path) -> np.ndarray | None:
     """[num_items + 1, text_dim] text vectors of the catalogue (row 0 zero) when the config's
     item tower uses text, else None. Encoded once, then read from <workdir>/text_cache."""
-    if config.model.get("item_tower", "id") == "id":
+    model_config = config.model
+    if model_config.item_tower == "id":
         return None
     from recall_jax.text.checkpoint import resolve_checkpoint  # noqa: PLC0415
-    folder = resolve_checkpoint(config.model.get("text_checkpoint", ""))
-    fields = tuple(config.model.get("text_fields", ())) or None
+    folder = resolve_checkpoint(model_config.text_checkpoint)
+    fields = tuple(model_config.text_fields) or None
     texts = dataset.catalogue.item_text(fields)
     if not any(texts[1:]):
         raise ValueError(f"{dataset.name}: the catalogue has no item text, so item_tower="
-                         f"{config.model.item_tower!r} cannot be used")
+                         f"{model_config.item_tower!r} cannot be used")
     vectors = cached_item_text_vectors(texts[1:], folder, pathlib.Path(workdir) / "text_cache",
-                                       config.model.get("text_pooling", "mean"),
-                                       config.model.get("text_max_length", 64))
+                                       model_config.text_pooling,
+                                       model_config.text_max_length)
     return np.concatenate([np.zeros((1, vectors.shape[1]), np.float32), vectors])

@@ -17,22 +17,19 @@ import optax
 from absl import logging
 from tqdm import tqdm
 
+from recall_jax.data.cold_start import cold_start_split
 from recall_jax.data.pipeline import NextItemBatches
 from recall_jax.data.registry import load_dataset, split_dataset
-from recall_jax.evaluation.model_evaluation import evaluate_model, evaluate_vectors
-from recall_jax.evaluation.report import write_report
+from recall_jax.evaluation.model_evaluation import evaluate_model
 from recall_jax.models import build_model
-from recall_jax.retrieval.baselines import content_similarity_ranking, popularity_ranking
-from recall_jax.evaluation.metrics import ranking_metrics
-from recall_jax.train import sharding
-from recall_jax.data.cold_start import cold_start_split
-from recall_jax.evaluation.full_ranking import RankingResult
 from recall_jax.text.item_text_vectors import item_text_vectors_for
+from recall_jax.train import sharding
 from recall_jax.train.checkpoints import Checkpoints
 from recall_jax.train.cloze import cloze_batch, mask_token
 from recall_jax.train.losses import make_loss
 from recall_jax.train.metric_writer import MetricWriter
 from recall_jax.train.optimizer import make_optimizer
+from recall_jax.train.run_report import final_report
 
 
 @flax.struct.dataclass
@@ -132,6 +129,20 @@ def evaluations_since_best(progress: dict) -> int:
     return sum(1 for epoch in evaluated if epoch > progress["best_epoch"])
 
 
+def wall_clock_limit_reached(progress: dict, max_train_minutes: float) -> bool:
+    """Whether the optional safety limit (training, validation and checkpointing together) is
+    spent; 0 means no limit."""
+    return max_train_minutes > 0 and progress["wall_seconds"] >= 60 * max_train_minutes
+
+
+def load_run_config(workdir: str | pathlib.Path) -> ml_collections.ConfigDict:
+    """The config a finished run in `workdir` was trained with (its config.json)."""
+    path = pathlib.Path(workdir) / "config.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: {workdir} is not a recall_jax run folder")
+    return ml_collections.ConfigDict(json.loads(path.read_text()))
+
+
 # ----------------------------------------------------------------------------------------------
 # The whole run.
 # ----------------------------------------------------------------------------------------------
@@ -166,16 +177,18 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
     example = np.zeros((config.train.batch_size, config.model.max_len), np.int32)
     state, state_shardings = create_train_state(model, optimizer, config, mesh, example)
     train_step = make_train_step(model, loss_fn, optimizer, state_shardings, mesh,
-                                 config.model.get("mask_rate", 0.2), cold_items)
+                                 config.model.mask_rate, cold_items)
     abstract_state = sharded_abstract_state(state, state_shardings)
 
     # Checkpoints: resume when the workdir has one.
     checkpoints = Checkpoints(workdir, keep=config.train.checkpoints_to_keep)
     progress = {"next_epoch": 0, "best_epoch": -1, "best_metric": -math.inf, "history": [],
-                "train_seconds": 0.0, "wall_seconds": 0.0}
+                "train_seconds": 0.0, "wall_seconds": 0.0, "truncated": False}
     restored = checkpoints.restore_latest(abstract_state)
     if restored is not None:
-        state, progress = restored
+        state, saved_progress = restored
+        progress.update(saved_progress)
+        progress["truncated"] = False  # decided anew by this invocation's limit
         logging.info("resumed from epoch %d", progress["next_epoch"] - 1)
 
     writer = MetricWriter(workdir, enabled=is_chief)
@@ -187,10 +200,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
         if epochs_without_gain >= config.train.early_stopping_patience:
             logging.info("early stop: no validation gain for %d evaluations", epochs_without_gain)
             break
-        budget_minutes = config.train.get("max_train_minutes", 0)
-        # The budget counts wall time of training, validation and checkpointing together.
-        if budget_minutes and progress.get("wall_seconds", 0.0) >= 60 * budget_minutes:
-            logging.info("stop: time budget of %.0f min spent", budget_minutes)
+        if wall_clock_limit_reached(progress, config.train.max_train_minutes):
+            # A safety stop only: the model now depends on the machine's speed, and every
+            # output of the run says so.
+            logging.warning("stop: wall-clock safety limit of %.0f min reached; the run is "
+                            "marked truncated", config.train.max_train_minutes)
+            progress["truncated"] = True
             break
         epoch_start = time.perf_counter()
         losses = []
@@ -238,8 +253,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
                          progress["best_metric"], progress["best_epoch"], epoch_seconds)
         progress["history"].append(record)
         progress["next_epoch"] = epoch + 1
-        progress["wall_seconds"] = progress.get("wall_seconds", 0.0) + (
-            time.perf_counter() - epoch_start)
+        progress["wall_seconds"] += time.perf_counter() - epoch_start
         checkpoints.save(epoch, state, progress, is_best)
 
     # Final report at the best validation epoch.
@@ -256,82 +270,11 @@ def split_with_cold_start(dataset, config):
     """(split, items excluded from training or None): leave-one-out / temporal as configured,
     with config.data.cold_start_share of the items held out when it is > 0."""
     split = split_dataset(dataset, config.data)
-    share = config.data.get("cold_start_share", 0.0)
+    share = config.data.cold_start_share
     if not share:
         return split, None
-    cold = cold_start_split(split, share, config.data.get("cold_start_seed", config.seed))
+    cold = cold_start_split(split, share, config.data.cold_start_seed)
     return cold.split, cold.cold_items
-
-
-def _subset(result: RankingResult, rows: np.ndarray) -> RankingResult:
-    return RankingResult(result.target_ranks[rows], result.top_items[rows],
-                         result.top_scores[rows],
-                         None if result.target_ties is None else result.target_ties[rows])
-
-
-def final_report(config, model, params, split, dataset, progress, workdir, mesh=None,
-                 started: float | None = None, cold_items: np.ndarray | None = None,
-                 text_vectors: np.ndarray | None = None) -> dict:
-    """Validation and test rows for the model at its best epoch, with the popularity baseline
-    (and, given the item text vectors, the training-free text-similarity baseline); with
-    cold-start items, test rows for warm and cold targets as well."""
-    rows = []
-    recent = config.eval.get("content_history", 20)
-    item_tower = config.model.get("item_tower", "id")
-    model_name = config.model.name + ("" if item_tower == "id" else f" ({item_tower})")
-    for split_name, evaluation_set in (("validation", split.validation), ("test", split.test)):
-        metrics, result = evaluate_model(model, params, evaluation_set, config.eval,
-                                         config.train.bucket_lengths, mesh)
-        popularity = popularity_ranking(
-            split.train, evaluation_set.histories.offsets, evaluation_set.histories.items,
-            evaluation_set.targets, exclude_history=config.eval.exclude_history,
-            max_k=max(config.eval.ks))
-        baselines = [("popularity", popularity)]
-        if text_vectors is not None:
-            baselines.append((f"text similarity (last {recent}, untrained)",
-                              content_similarity_ranking(
-                                  text_vectors, evaluation_set.histories.offsets,
-                                  evaluation_set.histories.items, evaluation_set.targets,
-                                  exclude_history=config.eval.exclude_history, recent=recent,
-                                  max_k=max(config.eval.ks))))
-        groups = [(split_name, None)]
-        if cold_items is not None and split_name == "test":
-            is_cold = cold_items[evaluation_set.targets]
-            groups += [("test (warm targets)", ~is_cold), ("test (cold targets)", is_cold)]
-        for group_name, members in groups:
-            for name, ranking in ((model_name, result), *baselines):
-                if members is not None:
-                    if not members.any():
-                        continue
-                    ranking = _subset(ranking, np.flatnonzero(members))
-                rows.append({"model": name, "split": group_name,
-                             **ranking_metrics(ranking, ks=tuple(config.eval.ks),
-                                               num_items=dataset.num_items)})
-    history_rule = ("the user's own history excluded from the ranking"
-                    if config.eval.exclude_history else "the user's own history kept in the ranking")
-    protocol = (f"{dataset.name}: {split.protocol}, full ranking over all {dataset.num_items:,} "
-                f"items, {history_rule}. Model at its best validation epoch "
-                f"({progress['best_epoch']}) by {config.train.selection_metric}; training "
-                f"{progress.get('wall_seconds', 0.0) / 60:.1f} min wall time over "
-                f"{len(progress['history'])} epochs (of which "
-                f"{progress['train_seconds'] / 60:.1f} min in training steps).")
-    report = {"rows": rows, "protocol": protocol, "best_epoch": progress["best_epoch"],
-              "train_seconds": progress["train_seconds"],
-              "wall_seconds": progress.get("wall_seconds", 0.0),
-              "epochs_run": len(progress["history"]),
-              "history": progress["history"]}
-    if jax.process_index() == 0:
-        write_report(rows, workdir, title=f"{config.model.name} on {dataset.name}",
-                     protocol_note=protocol, command=config.get("command", ""))
-        (workdir / "history.json").write_text(json.dumps(progress["history"], indent=1))
-        summary = {key: report[key] for key in ("best_epoch", "train_seconds", "wall_seconds",
-                                                "epochs_run")}
-        summary.update(
-            invocation_seconds=(time.perf_counter() - started) if started is not None else None,
-            devices=[str(device) for device in jax.devices()], jax_version=jax.__version__,
-            command=config.get("command", ""))
-        (workdir / "run_summary.json").write_text(json.dumps(summary, indent=1))
-    return report
 
 
 def restore_best_params(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,

@@ -1,0 +1,90 @@
+"""The same config trained under several seeds, and the spread of the results across them.
+
+Each seed runs in <workdir>/seed_<seed> (resumable like any run; a finished one is only
+re-reported). <workdir>/seeds.json and seeds.md then hold, for every row of the results tables
+(model, split), the mean and sample standard deviation of each metric across the seeds, beside
+each seed's own value with its bootstrap interval.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+from collections.abc import Sequence
+
+import jax
+import ml_collections
+
+from recall_jax.evaluation.estimates import seed_summary
+from recall_jax.evaluation.report import format_markdown_table, headline_columns
+from recall_jax.train import trainer
+
+SEEDS_FILE = "seeds.json"
+
+
+def seed_folder(workdir: str | pathlib.Path, seed: int) -> pathlib.Path:
+    return pathlib.Path(workdir) / f"seed_{seed}"
+
+
+def parse_seeds(text: str) -> list[int]:
+    """"0,1,2" -> [0, 1, 2]; every seed once."""
+    try:
+        seeds = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ValueError(f"--seeds must be comma-separated integers, got {text!r}") from None
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"--seeds must name at least one seed, each once, got {text!r}")
+    return seeds
+
+
+def summarize_seeds(reports: Sequence[dict], seeds: Sequence[int], ks: Sequence[int]) -> dict:
+    """{"seeds", "rows": [{model, split, metric: [mean, std], "per_seed": {metric: [...]}}]}."""
+    keys = [(row["model"], row["split"]) for row in reports[0]["rows"]]
+    rows = []
+    for model, split in keys:
+        per_seed = [next(r for r in report["rows"] if (r["model"], r["split"]) == (model, split))
+                    for report in reports]
+        metrics = {name: value for name, value in seed_summary(per_seed).items()
+                   if name in headline_columns(ks)}
+        rows.append({"model": model, "split": split,
+                     **{name: list(value) for name, value in metrics.items()},
+                     "per_seed": {name: [run[name] for run in per_seed] for name in metrics}})
+    return {"seeds": list(seeds), "rows": rows}
+
+
+def format_seed_table(summary: dict, metrics: Sequence[str]) -> str:
+    """Markdown: mean ± std across seeds for each metric."""
+    rows = [{"model": row["model"], "split": row["split"],
+             **{name: f"{row[name][0]:.4f} ± {row[name][1]:.4f}" for name in metrics
+                if name in row}} for row in summary["rows"]]
+    return format_markdown_table(rows, ["model", "split", *metrics])
+
+
+def train_seeds(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
+                seeds: Sequence[int]) -> dict:
+    """Trains `config` once per seed, then writes seeds.json and seeds.md into workdir."""
+    workdir = pathlib.Path(workdir)
+    reports = []
+    for seed in seeds:
+        seed_config = config.copy_and_resolve_references()
+        with seed_config.unlocked():
+            seed_config.seed = seed
+        reports.append(trainer.train_and_evaluate(seed_config, seed_folder(workdir, seed)))
+    ks = tuple(config.eval.ks)
+    summary = summarize_seeds(reports, seeds, ks)
+    summary.update(command=config.command,
+                   wall_seconds=[report["wall_seconds"] for report in reports],
+                   epochs_run=[report["epochs_run"] for report in reports],
+                   best_epochs=[report["best_epoch"] for report in reports],
+                   truncated=any(report["truncated"] for report in reports))
+    if jax.process_index() == 0:
+        workdir.mkdir(parents=True, exist_ok=True)
+        (workdir / SEEDS_FILE).write_text(json.dumps(summary, indent=1))
+        metrics = [f"{m}@{k}" for k in ks for m in ("HR", "NDCG")]
+        (workdir / "seeds.md").write_text(
+            f"# {config.model.name} on {config.data.name}: {len(seeds)} seeds\n\n"
+            f"Mean ± sample standard deviation across seeds {', '.join(map(str, seeds))}; each "
+            f"seed's run (with bootstrap intervals) is in seed_<seed>/results.md.\n\n"
+            f"Regenerate with:\n\n```\n{config.command}\n```\n\n"
+            + format_seed_table(summary, metrics))
+    return summary
