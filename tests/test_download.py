@@ -8,9 +8,9 @@ import io
 import zipfile
 from pathlib import Path
 
-import ml_collections
 import pytest
 
+from experiments.configs import default
 from recall_jax.data import download, readers, registry
 from recall_jax.data.download import DownloadVerificationError, RemoteArchive, RemoteFile
 
@@ -189,8 +189,9 @@ def test_registry_loads_from_the_download_cache(tmp_path, monkeypatch):
               "20|Twenty (1991)|01-Jan-1991||url" + "|1" + "|0" * 18 + "\n")
     archive = _fake_archive(tmp_path, "ml-100k", {"u.data": u_data, "u.item": u_item})
     monkeypatch.setitem(download.ARCHIVES, "ml-100k", archive)
-    dataset = registry.load_dataset(ml_collections.ConfigDict(
-        {"name": "ml-100k", "cache_dir": str(tmp_path / "cache")}))
+    config = default.get_config().data
+    config.update({"name": "ml-100k", "cache_dir": str(tmp_path / "cache")})
+    dataset = registry.load_dataset(config)
     assert dataset.catalogue.raw_ids[dataset.sequence(0)].tolist() == ["20", "10"]
     assert dataset.catalogue.text_fields["genres"].tolist() == ["", "Western", "unknown"]
 

@@ -2,10 +2,10 @@
 
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 import pytest
 
+from experiments.configs import default
 from recall_jax.models import build_model
 from recall_jax.models.dropout import ByteDropout, byte_threshold, random_bytes
 
@@ -14,11 +14,9 @@ MAX_LEN = 12
 
 
 def make(name="sasrec", **overrides):
-    config = ml_collections.ConfigDict(dict(
-        name=name, max_len=MAX_LEN, embed_dim=16, num_blocks=2, num_heads=2, mlp_ratio=2,
-        dropout_rate=0.1, attention_dropout_rate=0.0, activation="gelu",
-        tie_item_embeddings=True, normalize=False, temperature=0.05))
-    config.update(overrides)
+    config = default.get_config().model
+    config.update(dict(name=name, max_len=MAX_LEN, embed_dim=16, num_blocks=2, num_heads=2,
+                       mlp_ratio=2, dropout_rate=0.1), **overrides)
     model = build_model(config, NUM_ITEMS)
     params = model.init(jax.random.PRNGKey(0), jnp.zeros((1, MAX_LEN), jnp.int32))["params"]
     return model, params
@@ -58,13 +56,21 @@ def test_last_position_is_the_same_for_every_bucket_width(name):
     np.testing.assert_allclose(trimmed, full, atol=1e-5)
 
 
-def test_padding_positions_do_not_leak_into_items():
-    model, params = make("bert4rec")
-    changed = HISTORY.copy()
-    changed[0, :2] = [7, 7]  # would change attention if padding were attended
-    assert np.abs(encode(model, params, changed)[0, -1] - encode(model, params, HISTORY)[0, -1]).max() > 1e-4
-    model_out = encode(model, params, HISTORY)
-    assert np.all(np.isfinite(model_out))
+@pytest.mark.parametrize("name", ["sasrec", "bert4rec"])
+def test_what_lies_in_the_padded_region_never_reaches_real_positions(name):
+    """HISTORY is padded at positions 0 and 1. Whatever the padding item's embedding row and the
+    position embeddings of the padded positions hold, every real position's output stays the
+    same (padding must be neither attended to nor mixed in)."""
+    model, params = make(name)
+    before = encode(model, params, HISTORY)
+    changed = jax.tree.map(lambda x: x, params)
+    noise = jax.random.normal(jax.random.PRNGKey(5), (16,)) * 10.0
+    changed["item_embedding"]["embedding"] = params["item_embedding"]["embedding"].at[0].set(noise)
+    changed["position_embedding"]["embedding"] = (
+        params["position_embedding"]["embedding"].at[:2].add(noise))
+    after = encode(model, changed, HISTORY)
+    np.testing.assert_allclose(after[0, 2:], before[0, 2:], atol=1e-6)
+    assert np.all(np.isfinite(after))
 
 
 def test_normalized_scores_are_cosines_over_temperature():
@@ -74,6 +80,17 @@ def test_normalized_scores_are_cosines_over_temperature():
     assert np.all(np.abs(scores) <= 1.0 / 0.1 + 1e-4)
     norms = np.linalg.norm(np.asarray(items), axis=-1)
     np.testing.assert_allclose(norms, np.sqrt(1 / 0.1), rtol=1e-5)
+
+
+def test_cosine_model_gradients_stay_finite_with_padded_positions():
+    """Padded positions are zero vectors; normalising them must not give NaN gradients."""
+    model, params = make("sasrec", normalize=True, temperature=0.05)
+
+    def loss(p):
+        users, items = model.apply({"params": p}, jnp.asarray(HISTORY))
+        return jnp.sum(users @ items.T)
+    gradients = jax.grad(loss)(params)
+    assert all(np.all(np.isfinite(np.asarray(g))) for g in jax.tree.leaves(gradients))
 
 
 def test_untied_item_tower_has_its_own_table():

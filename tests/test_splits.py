@@ -6,6 +6,7 @@ import ml_collections
 import numpy as np
 import pytest
 
+from experiments.configs import default
 from recall_jax.data import registry, splits
 from recall_jax.data.dataset import ItemCatalogue, from_user_lists
 
@@ -148,7 +149,10 @@ def test_temporal_on_ml100k_matches_a_per_user_reference(ml100k):
 
 
 def _config(**fields) -> ml_collections.ConfigDict:
-    return ml_collections.ConfigDict(fields)
+    """The declared data section with some fields changed."""
+    config = default.get_config().data
+    config.update(fields)
+    return config
 
 
 def test_split_dataset_chooses_protocol():
@@ -159,6 +163,19 @@ def test_split_dataset_chooses_protocol():
     assert temporal.protocol == "temporal(0.6,0.8)"
     with pytest.raises(ValueError, match="leave_one_out"):
         registry.split_dataset(dataset, _config(split="random"))
+
+
+def test_min_user_events_drops_short_users_before_splitting_and_says_so():
+    dataset = _hand_made()  # alice 4 events, bob 3, carol 5
+    split = registry.split_dataset(dataset, _config(min_user_events=4))
+    assert split.test.targets.tolist() == [4, 1]  # bob is gone
+    assert split.protocol == ("leave-one-out, 1 of 3 users dropped for having fewer than 4 "
+                              "events")
+    assert registry.split_dataset(dataset, _config()).protocol == "leave-one-out"
+    with pytest.raises(ValueError, match="min_user_events=2: leave-one-out needs at least 3"):
+        registry.split_dataset(dataset, _config(min_user_events=2))
+    with pytest.raises(ValueError, match="no user has data.min_user_events=9"):
+        registry.split_dataset(dataset, _config(min_user_events=9))
 
 
 def test_load_dataset_unknown_name_lists_valid_names():
@@ -172,8 +189,9 @@ def test_load_dataset_real_and_synthetic(data_root):
     assert sasrec.catalogue.text_fields["title"][1] == "Raiders of the Lost Ark"
     hundred_k = registry.load_dataset(_config(name="ml-100k", root=str(data_root)))
     assert hundred_k.num_events == 100000 and hundred_k.timestamps is not None
-    synthetic = registry.load_dataset(_config(name="synthetic", num_users=20, num_items=30,
-                                              seed=3))
+    synthetic = registry.load_dataset(_config(
+        name="synthetic", synthetic=dict(num_users=20, num_items=30, num_topics=4,
+                                         mean_length=10, seed=3)))
     assert synthetic.num_users == 20 and synthetic.num_items == 30
 
 
@@ -191,6 +209,5 @@ def test_load_dataset_never_downloads_with_a_configured_root(data_root, monkeypa
 def test_load_dataset_generic_paths_relative_to_root(tmp_path):
     (tmp_path / "events.csv").write_text("user,item\nu,a\nu,b\nu,a\n")
     dataset = registry.load_dataset(_config(name="generic", root=str(tmp_path),
-                                            interactions_path="events.csv", items_path=None,
-                                            delimiter=",", text_columns=None))
+                                            interactions_path="events.csv"))
     assert dataset.name == "generic" and dataset.sequence(0).tolist() == [1, 2, 1]

@@ -23,8 +23,8 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 def small_config(num_epochs: int = 3):
     """The tiny synthetic config, cut further so a run takes seconds."""
     config = synthetic_tiny.get_config()
-    config.data.num_users = 200
-    config.data.num_items = 60
+    config.data.synthetic.num_users = 200
+    config.data.synthetic.num_items = 60
     config.train.num_epochs = num_epochs
     config.train.log_every_steps = 1
     return config
@@ -55,14 +55,37 @@ def test_tiny_run_writes_table_json_history_and_metrics(tiny_run):
     results = json.loads((workdir / "results.json").read_text())
     assert {(r["model"], r["split"]) for r in results["rows"]} == {
         (m, s) for m in ("sasrec", "popularity") for s in ("validation", "test")}
+    for result_row in results["rows"]:  # every metric has an interval around its value
+        for metric, (low, high) in result_row["ci95"].items():
+            assert low <= result_row[metric] <= high, (metric, result_row)
+    assert [(d["model"], d["split"], d["reference"]) for d in results["differences"]] == [
+        ("sasrec", "validation", "popularity"), ("sasrec", "test", "popularity")]
     table = (workdir / "results.md").read_text()
-    assert "NDCG@10" in table and "history excluded" in table
+    assert "NDCG@10" in table and "seen items excluded" in table
+    assert "of test targets" in table and "repeat a history item" in table
+    ranks = np.load(workdir / "per_user_ranks.npz")
+    test_row = row(report, "sasrec", "test")
+    assert np.mean((ranks["test|sasrec"] >= 0) & (ranks["test|sasrec"] < 10)) == \
+        pytest.approx(test_row["HR@10"])
+    assert len(ranks["test|users"]) == test_row["num_users"]
     history = json.loads((workdir / "history.json").read_text())
     assert [h["epoch"] for h in history] == list(range(len(report["history"])))
     assert report["best_epoch"] == max(range(len(history)),
                                        key=lambda e: history[e]["validation/NDCG@10"])
     assert (workdir / "metrics.jsonl").stat().st_size > 0
     assert any((workdir / "tensorboard").iterdir())
+
+
+def test_wall_clock_safety_stop_marks_the_run_truncated(tmp_path):
+    config = small_config(num_epochs=3)
+    config.train.max_train_minutes = 1e-6  # spent by the first epoch
+    report = trainer.train_and_evaluate(config, tmp_path)
+    assert report["truncated"] and report["epochs_run"] == 1
+    assert "TRUNCATED" in (tmp_path / "results.md").read_text()
+    assert json.loads((tmp_path / "run_summary.json").read_text())["truncated"] is True
+    finished = trainer.train_and_evaluate(small_config(num_epochs=3), tmp_path)  # no limit
+    assert not finished["truncated"] and finished["epochs_run"] == 3
+    assert "TRUNCATED" not in (tmp_path / "results.md").read_text()
 
 
 def test_resume_after_a_crash_equals_an_uninterrupted_run(tmp_path, monkeypatch):
@@ -116,7 +139,7 @@ import jax
 from experiments.configs import synthetic_tiny
 from recall_jax.train import trainer
 config = synthetic_tiny.get_config()
-config.data.num_users, config.data.num_items = 200, 60
+config.data.synthetic.num_users, config.data.synthetic.num_items = 200, 60
 config.train.num_epochs = 2
 config.mesh.model_parallelism = int(sys.argv[1])
 report = trainer.train_and_evaluate(config, sys.argv[2])
@@ -145,13 +168,39 @@ def test_eight_device_mesh_trains_like_one_device(tmp_path):
     assert all(math.isfinite(x) for x in eight["losses"])
 
 
-def test_item_table_rows_split_over_the_model_axis():
-    from recall_jax.train import sharding
-    devices = jax.devices()
-    mesh = sharding.make_mesh(1, devices[:1])
-    tree = {"item_embedding": {"embedding": jax.ShapeDtypeStruct((10, 4), np.float32)},
-            "dense": {"kernel": jax.ShapeDtypeStruct((4, 4), np.float32)}}
-    shardings = sharding.tree_shardings(tree, mesh, (("item_embedding/embedding",
-                                                      ("model", None)),))
-    assert shardings["item_embedding"]["embedding"].spec == jax.sharding.PartitionSpec("model", None)
-    assert shardings["dense"]["kernel"].spec == jax.sharding.PartitionSpec()
+ITEM_TABLE_PLACEMENT = """
+import json
+import jax, numpy as np
+from experiments.configs import synthetic_tiny
+from recall_jax.models import build_model
+from recall_jax.train import sharding, trainer
+from recall_jax.train.optimizer import make_optimizer
+config = synthetic_tiny.get_config()
+config.data.synthetic.num_items = 60  # item table: 62 rows, split 2 ways over "model"
+config.mesh.model_parallelism = 2
+mesh = sharding.make_mesh(config.mesh.model_parallelism)
+model = build_model(config.model, 60)
+example = np.zeros((8, config.model.max_len), np.int32)
+state, _ = trainer.create_train_state(model, make_optimizer(config.optimizer, 10), config, mesh,
+                                      example)
+table = state.params["item_embedding"]["embedding"]
+dense = state.params["block_0"]["mlp"]["expand"]["kernel"]
+print(json.dumps({"mesh": dict(mesh.shape), "table": list(table.shape),
+                  "table_spec": str(table.sharding.spec),
+                  "table_shards": sorted({tuple(s.data.shape) for s in table.addressable_shards}),
+                  "dense_spec": str(dense.sharding.spec)}))
+"""
+
+
+def test_item_table_rows_are_split_over_the_model_axis_of_an_eight_device_mesh():
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8",
+               JAX_PLATFORMS="cpu")
+    done = subprocess.run([sys.executable, "-c", ITEM_TABLE_PLACEMENT], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    placed = json.loads(done.stdout.strip().splitlines()[-1])
+    assert placed["mesh"] == {"data": 4, "model": 2}
+    assert placed["table_spec"] == str(jax.sharding.PartitionSpec("model", None))
+    rows, dimension = placed["table"]
+    assert placed["table_shards"] == [[rows // 2, dimension]]  # each device holds half the rows
+    assert placed["dense_spec"] == str(jax.sharding.PartitionSpec())

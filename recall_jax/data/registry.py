@@ -129,6 +129,6 @@ def split_dataset(dataset: SequenceDataset, data_config: ml_collections.ConfigDi
                                        test_quantile=data_config.test_quantile)
     if dropped:
         result = dataclasses.replace(
-            result, protocol=f"{result.protocol}, {dropped:,} users with fewer than "
-                             f"{min_events} events dropped")
+            result, protocol=f"{result.protocol}, {dropped:,} of {dataset.num_users:,} users "
+                             f"dropped for having fewer than {min_events} events")
     return result

@@ -139,7 +139,10 @@ class SequentialRecommender(nn.Module):
     def _project(self, vectors: jax.Array) -> jax.Array:
         if not self.normalize:
             return vectors
-        vectors = vectors / jnp.maximum(jnp.linalg.norm(vectors, axis=-1, keepdims=True), 1e-6)
+        # rsqrt of the clipped squared norm: unlike jnp.linalg.norm, its gradient is finite at
+        # a zero vector (padded positions are zero; a NaN there would poison every gradient).
+        squared = jnp.sum(vectors * vectors, axis=-1, keepdims=True)
+        vectors = vectors * jax.lax.rsqrt(jnp.maximum(squared, 1e-12))
         # Dividing both towers by sqrt(temperature) makes dot products cosine / temperature.
         return vectors / jnp.sqrt(self.temperature)
 
