@@ -49,10 +49,10 @@ def _model_folder(config, workdir: pathlib.Path, kind: str) -> pathlib.Path:
             raise FileNotFoundError(f"compare.{kind}_model_workdir={folder} holds no trained "
                                     "model (checkpoints/best is empty)")
         logging.info("no trained %s model in %s: training it first", kind, folder)
-        model_config = config.copy_and_resolve_references()
-        with model_config.unlocked():
-            model_config.model.normalize = MODEL_KINDS[kind]
-        trainer.train_and_evaluate(model_config, folder)
+        kind_config = config.copy_and_resolve_references()
+        with kind_config.unlocked():
+            kind_config.model.normalize = MODEL_KINDS[kind]
+        trainer.train_and_evaluate(kind_config, folder)
     return folder
 
 
@@ -70,13 +70,13 @@ def _load_model(config, folder: pathlib.Path, kind: str, dataset):
 
 def compare(config, workdir: str | pathlib.Path) -> list[dict]:
     workdir = pathlib.Path(workdir)
-    settings = config.compare
+    compare_config = config.compare
     dataset = load_dataset(config.data)
     split, _ = trainer.split_with_cold_start(dataset, config)
-    num_tuning = min(settings.tuning_users, split.validation.num_users)
+    num_tuning = min(compare_config.tuning_users, split.validation.num_users)
     tuning_set = split.validation
     models, described = [], []
-    for kind in settings.models:
+    for kind in compare_config.models:
         if kind not in MODEL_KINDS:
             raise ValueError(f"compare.models: unknown model kind {kind!r}; known: "
                              f"{list(MODEL_KINDS)}")
@@ -107,7 +107,7 @@ def compare(config, workdir: str | pathlib.Path) -> list[dict]:
                 "users.")
     bootstrap = Bootstrap.draw(users.num_users, config.eval.bootstrap_resamples,
                                config.eval.bootstrap_seed)
-    return run_comparison(models, users, settings, bootstrap, workdir / "comparison",
+    return run_comparison(models, users, compare_config, bootstrap, workdir / "comparison",
                           f"Recall strategies on {dataset.name}", protocol, config.command,
                           mesh)
 

@@ -25,17 +25,17 @@ from recall_jax.data.synthetic import make_synthetic
 SPLIT_NAMES = ("leave_one_out", "temporal")
 
 
-def _folder(config: ml_collections.ConfigDict, dataset: str, required: tuple[str, ...]) -> Path:
-    return ensure_dataset(dataset, data_root=config.root or None,
-                          cache_dir=config.cache_dir or None, required_files=required)
+def _folder(data_config: ml_collections.ConfigDict, dataset: str, required: tuple[str, ...]) -> Path:
+    return ensure_dataset(dataset, data_root=data_config.root or None,
+                          cache_dir=data_config.cache_dir or None, required_files=required)
 
 
 def _optional(folder: Path, file_name: str) -> Path | None:
     return folder / file_name if (folder / file_name).is_file() else None
 
 
-def _load_ml1m_sasrec(config: ml_collections.ConfigDict) -> SequenceDataset:
-    folder = _folder(config, "ml-1m", ("ml-1m.txt",))
+def _load_ml1m_sasrec(data_config: ml_collections.ConfigDict) -> SequenceDataset:
+    folder = _folder(data_config, "ml-1m", ("ml-1m.txt",))
     item_map = _optional(folder, "sas_to_original_items.txt")
     return readers.read_sasrec_file(
         folder / "ml-1m.txt", item_map_path=item_map,
@@ -43,48 +43,49 @@ def _load_ml1m_sasrec(config: ml_collections.ConfigDict) -> SequenceDataset:
         user_map_path=_optional(folder, "sas_to_original_users.txt"))
 
 
-def _load_ml1m_chrono_all(config: ml_collections.ConfigDict) -> SequenceDataset:
-    folder = _folder(config, "ml-1m", ("ml-1m-chrono-all.txt",))
+def _load_ml1m_chrono_all(data_config: ml_collections.ConfigDict) -> SequenceDataset:
+    folder = _folder(data_config, "ml-1m", ("ml-1m-chrono-all.txt",))
     return readers.read_chrono_user_lines(folder / "ml-1m-chrono-all.txt",
                                           movies_path=_optional(folder, "movies.dat"))
 
 
-def _load_ml1m_ratings(config: ml_collections.ConfigDict) -> SequenceDataset:
-    folder = _folder(config, "ml-1m", ("ratings.dat",))
+def _load_ml1m_ratings(data_config: ml_collections.ConfigDict) -> SequenceDataset:
+    folder = _folder(data_config, "ml-1m", ("ratings.dat",))
     return readers.read_movielens_ratings(folder / "ratings.dat",
                                           movies_path=_optional(folder, "movies.dat"),
-                                          min_rating=config.min_rating or None)
+                                          min_rating=data_config.min_rating or None)
 
 
-def _load_ml100k(config: ml_collections.ConfigDict) -> SequenceDataset:
-    folder = _folder(config, "ml-100k", ("u.data",))
+def _load_ml100k(data_config: ml_collections.ConfigDict) -> SequenceDataset:
+    folder = _folder(data_config, "ml-100k", ("u.data",))
     return readers.read_ml100k(folder / "u.data", u_item_path=_optional(folder, "u.item"))
 
 
-def _resolve_path(config: ml_collections.ConfigDict, path: str) -> Path | None:
+def _resolve_path(data_config: ml_collections.ConfigDict, path: str) -> Path | None:
     """None for "", else the path, under the data root when relative and a root is known."""
     if not path:
         return None
-    root = config.root or resolve_data_root()
+    root = data_config.root or resolve_data_root()
     return Path(root) / path if root is not None and not Path(path).is_absolute() else Path(path)
 
 
-def _load_generic(config: ml_collections.ConfigDict) -> SequenceDataset:
-    if not config.interactions_path:
+def _load_generic(data_config: ml_collections.ConfigDict) -> SequenceDataset:
+    if not data_config.interactions_path:
         raise ValueError("data.name='generic' needs data.interactions_path")
     return readers.read_generic(
-        _resolve_path(config, config.interactions_path),
-        items_path=_resolve_path(config, config.items_path),
-        delimiter=config.delimiter,
-        text_columns=tuple(config.text_columns) or None,
-        has_header=config.has_header)
+        _resolve_path(data_config, data_config.interactions_path),
+        items_path=_resolve_path(data_config, data_config.items_path),
+        delimiter=data_config.delimiter,
+        text_columns=tuple(data_config.text_columns) or None,
+        has_header=data_config.has_header)
 
 
-def _load_synthetic(config: ml_collections.ConfigDict) -> SequenceDataset:
-    synthetic = config.synthetic
-    return make_synthetic(num_users=synthetic.num_users, num_items=synthetic.num_items,
-                          num_topics=synthetic.num_topics, mean_length=synthetic.mean_length,
-                          seed=synthetic.seed)
+def _load_synthetic(data_config: ml_collections.ConfigDict) -> SequenceDataset:
+    synthetic_config = data_config.synthetic
+    return make_synthetic(num_users=synthetic_config.num_users,
+                          num_items=synthetic_config.num_items,
+                          num_topics=synthetic_config.num_topics,
+                          mean_length=synthetic_config.mean_length, seed=synthetic_config.seed)
 
 
 LOADERS: dict[str, Callable[[ml_collections.ConfigDict], SequenceDataset]] = {

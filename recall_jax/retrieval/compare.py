@@ -7,7 +7,7 @@ cosine (for a dot-product model), `jax.lax.approx_max_k`, ScaNN as configured an
 global / per-user cosine thresholds and the ScaNN-then-threshold hybrid; then the model-free
 baselines popularity and item-CF. Writes one report (markdown, CSV, JSON) and two plots:
 * recall of the candidate set vs mean candidate count (threshold sweeps against top-K);
-* ANN-recall@10 vs queries/s (ScaNN settings, approx_max_k, exact).
+* ANN-recall@10 vs queries/s (ScaNN compare_config, approx_max_k, exact).
 
 Every quality figure carries a 95% bootstrap interval over users, and each strategy is compared
 with its model's exact top-K by a paired bootstrap. Speed figures (queries/s, latency) depend on
@@ -122,12 +122,12 @@ def _time_strategy(query: Query, num_users: int, latency_users: np.ndarray, repe
 class _Runner:
     """Times strategies and keeps what was measured."""
 
-    def __init__(self, num_users: int, settings):
-        rng = np.random.default_rng(settings.seed)
-        self.latency_users = rng.choice(num_users, min(settings.latency_queries, num_users),
+    def __init__(self, num_users: int, compare_config):
+        rng = np.random.default_rng(compare_config.seed)
+        self.latency_users = rng.choice(num_users, min(compare_config.latency_queries, num_users),
                                         replace=False)
         self.num_users = num_users
-        self.repeats = settings.timing_repeats
+        self.repeats = compare_config.timing_repeats
         self.measured: list[Measured] = []
 
     def add(self, model: str, name: str, query: Query, build_seconds: float, memory_mb: float,
@@ -139,12 +139,12 @@ class _Runner:
         return candidates
 
 
-def _model_strategies(runner: _Runner, model: ModelVectors, users: EvaluatedUsers, settings,
+def _model_strategies(runner: _Runner, model: ModelVectors, users: EvaluatedUsers, compare_config,
                       out_dir: pathlib.Path, mesh) -> tuple[np.ndarray, list, float, np.ndarray]:
     """Runs every model-based strategy on one model. Returns (its exact top lists
     [num_users, max_k], the ScaNN tuning trials, the exact queries/s in the tuning setting, the
     tuning users' cosines)."""
-    max_k = max(settings.ks)
+    max_k = max(compare_config.ks)
     item_mb = model.item_vectors.nbytes / 2**20
     items = model.item_vectors
     label = model.name
@@ -164,12 +164,12 @@ def _model_strategies(runner: _Runner, model: ModelVectors, users: EvaluatedUser
 
         def approx_query(part):
             return approx_top_k(_vectors(model.user_vectors, part), items, max_k,
-                                settings.approx_recall_target, _rows(users.exclusions, part))
-        runner.add(label, f"approx_max_k (target {settings.approx_recall_target})",
+                                compare_config.approx_recall_target, _rows(users.exclusions, part))
+        runner.add(label, f"approx_max_k (target {compare_config.approx_recall_target})",
                    approx_query, 0.0, item_mb)
 
     # ScaNN: as configured, then tuned on other users to reach the target ANN recall@k.
-    configured = ScannSettings.from_config(settings.scann)
+    configured = ScannSettings.from_config(compare_config.scann)
     index_folder = out_dir / f"scann_index_{label}"
     index = ScannIndex.build(items, configured, k=max_k)
     index.save(index_folder)
@@ -184,7 +184,7 @@ def _model_strategies(runner: _Runner, model: ModelVectors, users: EvaluatedUser
     runner.add(label, "ScaNN (configured)", scann_query(), index.build_seconds, index_mb,
                f"leaves {configured.num_leaves_to_search}/{configured.num_leaves}, "
                f"reorder {configured.reorder}")
-    tuning_k = settings.tuning_k
+    tuning_k = compare_config.tuning_k
     tuning_exact = exact_top_k(model.tuning_user_vectors, items, tuning_k).padded(tuning_k)
     # Brute force in the tuning setting (k = tuning_k, no seen-item filter): the speed
     # reference for the ScaNN trials in the ANN-recall vs queries/s plot.
@@ -193,7 +193,7 @@ def _model_strategies(runner: _Runner, model: ModelVectors, users: EvaluatedUser
     exact_top_k(model.tuning_user_vectors, items, tuning_k, mesh=mesh)
     tuning_exact_qps = len(model.tuning_user_vectors) / (time.perf_counter() - started)
     best, trials = autotune(index, model.tuning_user_vectors, tuning_exact, tuning_k,
-                            settings.tuning_target_recall)
+                            compare_config.tuning_target_recall)
     if best is not None:
         runner.add(label, "ScaNN (tuned)",
                    scann_query(best.leaves_to_search, max(best.reorder, max_k)),
@@ -201,11 +201,11 @@ def _model_strategies(runner: _Runner, model: ModelVectors, users: EvaluatedUser
                    f"leaves {best.leaves_to_search}/"
                    f"{min(configured.num_leaves, index.num_items // 2)}, reorder "
                    f"{max(best.reorder, max_k)}; tuned for ANN-recall@{tuning_k} >= "
-                   f"{settings.tuning_target_recall}")
+                   f"{compare_config.tuning_target_recall}")
 
     # Cosine thresholds sized to a target mean candidate count on the tuning users.
     tuning_cosines = _tuning_cosines(model, users)
-    size = settings.threshold_mean_size
+    size = compare_config.threshold_mean_size
     tau = threshold.tau_for_mean_size(tuning_cosines, size)
     z = threshold.z_for_mean_size(tuning_cosines, size)
 
@@ -222,7 +222,7 @@ def _model_strategies(runner: _Runner, model: ModelVectors, users: EvaluatedUser
     runner.add(label, f"cosine > tau_u (per-user z, mean {size})", per_user_query, 0.0, item_mb,
                f"tau_u = mean_u + {z:.3f} std_u")
 
-    hybrid_k = settings.hybrid_k_max
+    hybrid_k = compare_config.hybrid_k_max
     leaves = best.leaves_to_search if best is not None else None
 
     def hybrid_query(part):
@@ -235,9 +235,9 @@ def _model_strategies(runner: _Runner, model: ModelVectors, users: EvaluatedUser
     return exact_top, trials, tuning_exact_qps, tuning_cosines
 
 
-def _baseline_strategies(runner: _Runner, users: EvaluatedUsers, num_items: int, settings
+def _baseline_strategies(runner: _Runner, users: EvaluatedUsers, num_items: int, compare_config
                          ) -> None:
-    max_k = max(settings.ks)
+    max_k = max(compare_config.ks)
 
     def popularity_query(part):
         count = users.num_users if part is None else part.stop - part.start
@@ -248,7 +248,7 @@ def _baseline_strategies(runner: _Runner, users: EvaluatedUsers, num_items: int,
 
     started = time.perf_counter()
     similarity = item_similarity(users.train_offsets, users.train_items, num_items,
-                                 settings.item_cf_neighbours or None)
+                                 compare_config.item_cf_neighbours or None)
     item_cf_build = time.perf_counter() - started
 
     def item_cf_query(part, recent=None):
@@ -260,13 +260,13 @@ def _baseline_strategies(runner: _Runner, users: EvaluatedUsers, num_items: int,
                              recent=recent)
     runner.add(BASELINES, "item-CF (co-occurrence cosine)", item_cf_query, item_cf_build,
                similarity.nbytes / 2**20)
-    if settings.item_cf_recent:
-        runner.add(BASELINES, f"item-CF (last {settings.item_cf_recent} items)",
-                   lambda part: item_cf_query(part, settings.item_cf_recent), item_cf_build,
+    if compare_config.item_cf_recent:
+        runner.add(BASELINES, f"item-CF (last {compare_config.item_cf_recent} items)",
+                   lambda part: item_cf_query(part, compare_config.item_cf_recent), item_cf_build,
                    similarity.nbytes / 2**20)
 
 
-def run_comparison(models: list[ModelVectors], users: EvaluatedUsers, settings,
+def run_comparison(models: list[ModelVectors], users: EvaluatedUsers, compare_config,
                    bootstrap: Bootstrap, out_dir: str | pathlib.Path, title: str, protocol: str,
                    command: str, mesh=None) -> list[dict]:
     """Measures every strategy on every model, then the baselines; writes comparison.{md,csv,
@@ -276,19 +276,19 @@ def run_comparison(models: list[ModelVectors], users: EvaluatedUsers, settings,
     if bootstrap.num_users != users.num_users:
         raise ValueError(f"bootstrap over {bootstrap.num_users} users, comparison of "
                          f"{users.num_users}")
-    runner = _Runner(users.num_users, settings)
+    runner = _Runner(users.num_users, compare_config)
     exact_tops, trials, tuning_qps, sweeps = {}, {}, {}, []
     for model in models:
         exact_tops[model.name], trials[model.name], tuning_qps[model.name], cosines = \
-            _model_strategies(runner, model, users, settings, out_dir, mesh)
-        sweeps += threshold_sweep(model, users, settings.sweep_sizes, cosines)
-    _baseline_strategies(runner, users, models[0].num_items, settings)
+            _model_strategies(runner, model, users, compare_config, out_dir, mesh)
+        sweeps += threshold_sweep(model, users, compare_config.sweep_sizes, cosines)
+    _baseline_strategies(runner, users, models[0].num_items, compare_config)
 
-    oversized = settings.oversized_factor * settings.threshold_mean_size
+    oversized = compare_config.oversized_factor * compare_config.threshold_mean_size
     rows, differences, per_user = [], [], {}
     for entry in runner.measured:
         reference_model = entry.model if entry.model in exact_tops else models[0].name
-        values, extra = _strategy_values(entry.candidates, users.targets, settings.ks,
+        values, extra = _strategy_values(entry.candidates, users.targets, compare_config.ks,
                                          models[0].num_items, exact_tops[reference_model],
                                          oversized, bootstrap)
         per_user[(entry.model, entry.name)] = values
@@ -307,8 +307,8 @@ def run_comparison(models: list[ModelVectors], users: EvaluatedUsers, settings,
         differences.append(paired_difference_row(
             {"model": entry.model, "strategy": entry.name}, f"{reference_model}: {EXACT}",
             per_user[(entry.model, entry.name)], per_user[(reference_model, EXACT)], bootstrap,
-            quality_columns(settings.ks)))
-    _write_outputs(rows, differences, sweeps, trials, runner.measured, exact_tops, settings,
+            quality_columns(compare_config.ks)))
+    _write_outputs(rows, differences, sweeps, trials, runner.measured, exact_tops, compare_config,
                    out_dir, title, protocol, command, oversized, tuning_qps, bootstrap)
     return rows
 
@@ -387,9 +387,9 @@ def candidate_set_columns(ks) -> list[str]:
              "OversizedShare"] + [f"ANNRecall@{k}" for k in ks])
 
 
-def _write_outputs(rows, differences, sweep, trials, measured, exact_tops, settings, out_dir,
+def _write_outputs(rows, differences, sweep, trials, measured, exact_tops, compare_config, out_dir,
                    title, protocol, command, oversized, tuning_qps, bootstrap):
-    ks = settings.ks
+    ks = compare_config.ks
     first = min(ks)
     labels = ["model", "strategy"]
     quality = labels + quality_columns(ks) + [f"MRR@{first}", f"Coverage@{first}",
@@ -414,8 +414,8 @@ def _write_outputs(rows, differences, sweep, trials, measured, exact_tops, setti
         format_difference_table(differences, labels, quality_columns(ks)).rstrip("\n"),
         "### Candidate sets (ANN recall against the model's own exact top-K)",
         format_markdown_table(rows, sets, float_format="{:.4g}").rstrip("\n"),
-        f"### Cost (measured on this machine: {settings.timing_repeats} batched passes over "
-        f"all users for queries/s, {min(settings.latency_queries, bootstrap.num_users)} "
+        f"### Cost (measured on this machine: {compare_config.timing_repeats} batched passes over "
+        f"all users for queries/s, {min(compare_config.latency_queries, bootstrap.num_users)} "
         "single-user calls, twice, for latency)",
         format_markdown_table(cost_rows, cost, float_format="{:.4g}").rstrip("\n"),
     ]) + "\n"
@@ -433,10 +433,10 @@ def _write_outputs(rows, differences, sweep, trials, measured, exact_tops, setti
          "tuning_exact_qps": tuning_qps,
          "scann_trials": {name: [dataclasses.asdict(t) for t in model_trials]
                           for name, model_trials in trials.items()}}, indent=1))
-    _plot(sweep, trials, measured, exact_tops, out_dir, settings, tuning_qps)
+    _plot(sweep, trials, measured, exact_tops, out_dir, compare_config, tuning_qps)
 
 
-def _plot(sweep, trials, measured, exact_tops, out_dir, settings, tuning_qps):
+def _plot(sweep, trials, measured, exact_tops, out_dir, compare_config, tuning_qps):
     import matplotlib  # noqa: PLC0415
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # noqa: PLC0415
@@ -457,8 +457,8 @@ def _plot(sweep, trials, measured, exact_tops, out_dir, settings, tuning_qps):
     plt.close(figure)
 
     figure, axis = plt.subplots(figsize=(6, 4.2))
-    k = settings.tuning_k
-    max_k = max(settings.ks)
+    k = compare_config.tuning_k
+    max_k = max(compare_config.ks)
     for marker, (name, model_trials) in zip("o^sv", trials.items()):
         axis.scatter([t.queries_per_second for t in model_trials],
                      [t.ann_recall for t in model_trials], marker=marker, alpha=0.5,

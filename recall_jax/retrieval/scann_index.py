@@ -35,9 +35,9 @@ class ScannSettings:
     training_threads: int = 0  # 0: all cores
 
     @classmethod
-    def from_config(cls, config) -> "ScannSettings":
+    def from_config(cls, scann_config) -> "ScannSettings":
         fields = {f.name for f in dataclasses.fields(cls)}
-        given = dict(config.items() if hasattr(config, "items") else config)
+        given = dict(scann_config.items() if hasattr(scann_config, "items") else scann_config)
         unknown = sorted(set(given) - fields)
         if unknown:
             raise ValueError(f"unknown ScaNN settings {unknown}; expected some of {sorted(fields)}")

@@ -39,10 +39,10 @@ class BertConfig:
         if raw.get("model_type") not in (None, "bert"):
             raise ValueError(f"{path}: model_type {raw.get('model_type')!r} is not a BERT model")
         fields = {f.name for f in dataclasses.fields(cls)}
-        config = cls(**{k: v for k, v in raw.items() if k in fields})
-        if config.hidden_act not in ("gelu", "gelu_new", "relu"):
-            raise ValueError(f"{path}: hidden_act {config.hidden_act!r} is not supported")
-        return config
+        parsed = cls(**{k: v for k, v in raw.items() if k in fields})
+        if parsed.hidden_act not in ("gelu", "gelu_new", "relu"):
+            raise ValueError(f"{path}: hidden_act {parsed.hidden_act!r} is not supported")
+        return parsed
 
 
 def _activation(name: str):
@@ -58,27 +58,27 @@ class BertLayer(nn.Module):
 
     @nn.compact
     def __call__(self, hidden, attention_bias, deterministic: bool):
-        config = self.config
-        heads = config.num_attention_heads
-        head_dim = config.hidden_size // heads
+        bert = self.config
+        heads = bert.num_attention_heads
+        head_dim = bert.hidden_size // heads
         dense = lambda features, name: nn.Dense(features, name=name)  # noqa: E731
         shape = hidden.shape[:2] + (heads, head_dim)
-        query = dense(config.hidden_size, "query")(hidden).reshape(shape)
-        key = dense(config.hidden_size, "key")(hidden).reshape(shape)
-        value = dense(config.hidden_size, "value")(hidden).reshape(shape)
+        query = dense(bert.hidden_size, "query")(hidden).reshape(shape)
+        key = dense(bert.hidden_size, "key")(hidden).reshape(shape)
+        value = dense(bert.hidden_size, "value")(hidden).reshape(shape)
         logits = jnp.einsum("bqhd,bkhd->bhqk", query, key) / jnp.sqrt(head_dim).astype(
             hidden.dtype)
         weights = jax.nn.softmax(logits + attention_bias, axis=-1)
         context = jnp.einsum("bhqk,bkhd->bqhd", weights, value).reshape(hidden.shape)
-        dropout = nn.Dropout(config.hidden_dropout_prob)
-        attended = dropout(dense(config.hidden_size, "attention_output")(context),
+        dropout = nn.Dropout(bert.hidden_dropout_prob)
+        attended = dropout(dense(bert.hidden_size, "attention_output")(context),
                            deterministic=deterministic)
-        hidden = nn.LayerNorm(epsilon=config.layer_norm_eps, name="attention_norm")(
+        hidden = nn.LayerNorm(epsilon=bert.layer_norm_eps, name="attention_norm")(
             hidden + attended)
-        inner = _activation(config.hidden_act)(dense(config.intermediate_size,
+        inner = _activation(bert.hidden_act)(dense(bert.intermediate_size,
                                                      "intermediate")(hidden))
-        out = dropout(dense(config.hidden_size, "output")(inner), deterministic=deterministic)
-        return nn.LayerNorm(epsilon=config.layer_norm_eps, name="output_norm")(hidden + out)
+        out = dropout(dense(bert.hidden_size, "output")(inner), deterministic=deterministic)
+        return nn.LayerNorm(epsilon=bert.layer_norm_eps, name="output_norm")(hidden + out)
 
 
 class BertEncoder(nn.Module):
@@ -91,20 +91,20 @@ class BertEncoder(nn.Module):
     @nn.compact
     def __call__(self, input_ids, attention_mask, token_type_ids=None,
                  deterministic: bool = True):
-        config = self.config
+        bert = self.config
         if token_type_ids is None:
             token_type_ids = jnp.zeros_like(input_ids)
         positions = jnp.arange(input_ids.shape[1])[None]
-        embed = lambda count, name: nn.Embed(count, config.hidden_size, name=name)  # noqa: E731
-        hidden = (embed(config.vocab_size, "word_embeddings")(input_ids)
-                  + embed(config.max_position_embeddings, "position_embeddings")(positions)
-                  + embed(config.type_vocab_size, "token_type_embeddings")(token_type_ids))
-        hidden = nn.LayerNorm(epsilon=config.layer_norm_eps, name="embeddings_norm")(hidden)
-        hidden = nn.Dropout(config.hidden_dropout_prob)(hidden, deterministic=deterministic)
+        embed = lambda count, name: nn.Embed(count, bert.hidden_size, name=name)  # noqa: E731
+        hidden = (embed(bert.vocab_size, "word_embeddings")(input_ids)
+                  + embed(bert.max_position_embeddings, "position_embeddings")(positions)
+                  + embed(bert.type_vocab_size, "token_type_embeddings")(token_type_ids))
+        hidden = nn.LayerNorm(epsilon=bert.layer_norm_eps, name="embeddings_norm")(hidden)
+        hidden = nn.Dropout(bert.hidden_dropout_prob)(hidden, deterministic=deterministic)
         mask = attention_mask.astype(bool)
         bias = jnp.where(mask, 0.0, jnp.finfo(hidden.dtype).min)[:, None, None, :]
-        for index in range(config.num_hidden_layers):
-            hidden = BertLayer(config, name=f"layer_{index}")(hidden, bias, deterministic)
+        for index in range(bert.num_hidden_layers):
+            hidden = BertLayer(bert, name=f"layer_{index}")(hidden, bias, deterministic)
         if self.pooling == "cls":
             pooled = hidden[:, 0]
         elif self.pooling == "mean":

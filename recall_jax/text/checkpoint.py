@@ -101,10 +101,10 @@ def _our_name(hf_name: str) -> tuple[str, bool] | None:
 
 def load_bert(folder: str | pathlib.Path, pooling: str = "mean", normalize: bool = True
               ) -> tuple[BertEncoder, dict, BertConfig]:
-    """(module, params, config) from a checkpoint folder; weights checked name by name."""
+    """(module, params, bert_config) from a checkpoint folder; weights checked name by name."""
     folder = pathlib.Path(folder)
     _check_folder(folder)
-    config = BertConfig.from_json_file(folder / "config.json")
+    bert_config = BertConfig.from_json_file(folder / "config.json")
     from safetensors import SafetensorError  # noqa: PLC0415
     from safetensors.numpy import load_file  # noqa: PLC0415
     weights_path = folder / "model.safetensors"
@@ -113,7 +113,7 @@ def load_bert(folder: str | pathlib.Path, pooling: str = "mean", normalize: bool
     except (SafetensorError, OSError, ValueError) as error:
         raise CheckpointFormatError(f"{weights_path}: unreadable safetensors file ({error})") \
             from error
-    model = BertEncoder(config, pooling=pooling, normalize=normalize)
+    model = BertEncoder(bert_config, pooling=pooling, normalize=normalize)
     abstract = jax.eval_shape(lambda: model.init(jax.random.PRNGKey(0),
                                                  jnp.zeros((1, 4), jnp.int32),
                                                  jnp.ones((1, 4), jnp.int32)))["params"]
@@ -150,7 +150,7 @@ def load_bert(folder: str | pathlib.Path, pooling: str = "mean", normalize: bool
         for part in parents:
             node = node.setdefault(part, {})
         node[leaf] = jnp.asarray(value)
-    return model, params, config
+    return model, params, bert_config
 
 
 def load_tokenizer(folder: str | pathlib.Path):
