@@ -1,10 +1,15 @@
-"""Writes experiments/README.md from finished run folders (results.json, run_summary.json, history.json).
+"""Writes experiments/README.md (or the cold-start page) from finished run folders.
 
-    python scripts/make_results_readme.py runs/ml1m_chrono_sasrec runs/ml1m_sasrec \
+    python scripts/make_results_readme.py runs/ml1m_chrono_sasrec_seeds runs/ml1m_sasrec \
+        --comparison runs/compare_ml1m/comparison --ann-scale runs/ann_scale.json \
         --out experiments/README.md
+    python scripts/make_results_readme.py --cold-start runs/cold_start --out experiments/cold_start.md
 
-Every figure in the output is read from the run folders; nothing is typed in by hand except the
-published reference rows, which are labelled with their source.
+A run folder is one `python -m recall_jax.main` run, or a folder of several seeds of one config
+(`--seeds`, holding seeds.json and seed_<seed>/). Every figure in the output is read from the
+run folders (results.json, per_user_ranks.npz, run_summary.json, history.json, seeds.json);
+nothing is typed in by hand except the published reference rows, which are labelled with
+their source. Intervals are 95% bootstrap intervals over users; differences are paired.
 """
 
 from __future__ import annotations
@@ -15,12 +20,21 @@ import pathlib
 import shutil
 import sys
 
+import numpy as np
+
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-from recall_jax.evaluation.report import format_markdown_table  # noqa: E402
+from recall_jax.evaluation.bootstrap import Bootstrap  # noqa: E402
+from recall_jax.evaluation.estimates import paired_difference_row  # noqa: E402
+from recall_jax.evaluation.metrics import per_user_metrics  # noqa: E402
+from recall_jax.evaluation.report import (DIFFERENCE_NOTE, format_difference_table,  # noqa: E402
+                                          format_markdown_table)
+from recall_jax.train.run_report import PER_USER_FILE  # noqa: E402
+from recall_jax.train.seeds import SEEDS_FILE, format_seed_table, seed_folder  # noqa: E402
 
 COLUMNS = ("model", "split", "HR@10", "NDCG@10", "HR@50", "NDCG@50", "HR@200", "NDCG@200", "MRR",
            "Coverage@10")
+DIFFERENCE_METRICS = ("HR@10", "NDCG@10", "HR@50", "NDCG@50", "HR@200", "NDCG@200")
 # Published full-ranking figures on the same protocol, for comparison (not produced here).
 REFERENCES = {
     "ml-1m-chrono-all": [
@@ -32,48 +46,109 @@ REFERENCES = {
 }
 
 
+def _read_json(path: pathlib.Path) -> dict | list:
+    if not path.is_file():
+        raise SystemExit(f"{path} not found: is {path.parent} a finished run folder?")
+    return json.loads(path.read_text())
+
+
+def _load_run(folder: pathlib.Path) -> dict:
+    return {"folder": folder, "results": _read_json(folder / "results.json"),
+            "summary": _read_json(folder / "run_summary.json"),
+            "history": _read_json(folder / "history.json"),
+            "config": _read_json(folder / "config.json")}
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min"
+
+
+def _published_check(rows: list[dict], references: list[dict]) -> str:
+    """One line: our test row's lower interval ends against the first published row."""
+    ours = next((r for r in rows if r["split"] == "test" and "ci95" in r
+                 and r["model"] != "popularity"), None)
+    if ours is None or not references:
+        return ""
+    reference = references[0]
+    parts = []
+    for metric in ("HR@10", "NDCG@10"):
+        low = ours["ci95"][metric][0]
+        verdict = "clears it" if low > reference[metric] else "does not clear it"
+        parts.append(f"{metric} {ours[metric]:.4f}, lower end {low:.4f} vs {reference[metric]:.4f}"
+                     f" ({verdict})")
+    return f"- Against {reference['model']}: " + "; ".join(parts) + "."
+
+
 def run_section(folder: pathlib.Path) -> str:
-    results = json.loads((folder / "results.json").read_text())
-    summary = json.loads((folder / "run_summary.json").read_text())
-    history = json.loads((folder / "history.json").read_text())
-    config = json.loads((folder / "config.json").read_text())
+    """The tables of one run, or of a multi-seed folder (its first seed's run, then the spread
+    across seeds)."""
+    seeds = None
+    if (folder / SEEDS_FILE).is_file():
+        seeds = _read_json(folder / SEEDS_FILE)
+        run = _load_run(seed_folder(folder, seeds["seeds"][0]))
+    else:
+        run = _load_run(folder)
+    results, summary, config = run["results"], run["summary"], run["config"]
     dataset = config["data"]["name"]
-    rows = list(results["rows"]) + REFERENCES.get(dataset, [])
-    curve = ", ".join(f"{h['epoch']}: {h['validation/NDCG@10']:.4f}" for h in history
+    references = REFERENCES.get(dataset, [])
+    rows = list(results["rows"]) + references
+    curve = ", ".join(f"{h['epoch']}: {h['validation/NDCG@10']:.4f}" for h in run["history"]
                       if "validation/NDCG@10" in h and (h["epoch"] % 5 == 4 or
                                                         h["epoch"] == summary["best_epoch"]))
     invocation = summary.get("invocation_seconds")
+    commands = [summary["command"]]
+    title = results["title"]
+    if seeds is not None:
+        commands = [seeds["command"], f"# or one seed: {summary['command']}"]
+        title += f" ({len(seeds['seeds'])} seeds)"
     lines = [
-        f"## {results['title']}",
-        "",
-        f"Protocol: {results['protocol']}",
-        "",
-        "Command:",
-        "",
-        f"```\n{summary['command'] or results['command']}\n```",
-        "",
+        f"## {title}", "",
+        f"Protocol: {results['protocol']}", "",
+        "Command:", "", "```\n" + "\n".join(commands) + "\n```", "",
+        f"Seed {summary['seed']}; each metric with its 95% bootstrap interval over users "
+        "(rows with a source are published figures, without intervals):", "",
         format_markdown_table(rows, [c for c in COLUMNS if any(c in r for r in rows)]),
-        f"- Wall time: {summary['wall_seconds'] / 60:.1f} min of training and validation over "
-        f"{summary['epochs_run']} epochs"
-        + (f"; {invocation / 60:.1f} min for the whole command (data, compilation, final "
+        DIFFERENCE_NOTE, "",
+        format_difference_table(results["differences"], ["model", "split"], DIFFERENCE_METRICS),
+    ]
+    check = _published_check(results["rows"], references)
+    if seeds is not None:
+        lines += [f"Across seeds {', '.join(map(str, seeds['seeds']))} (mean ± sample standard "
+                  "deviation of each seed's value; every seed's own table is in "
+                  f"`{folder}/seed_<seed>/results.md`):", "",
+                  format_seed_table(seeds, ["HR@10", "NDCG@10", "HR@200", "NDCG@200", "MRR"]),
+                  f"- Wall time per seed: "
+                  f"{', '.join(_minutes(s) for s in seeds['wall_seconds'])} of training and "
+                  f"validation; best validation epochs {seeds['best_epochs']} of "
+                  f"{seeds['epochs_run']} run.", ""]
+    lines += [
+        *([check] if check else []),
+        f"- Wall time: {_minutes(summary['wall_seconds'])} of training and validation over "
+        f"{summary['epochs_run']} of {summary['scheduled_epochs']} scheduled epochs"
+        + (f"; {_minutes(invocation)} for the whole command (data, compilation, final "
            f"evaluation)" if invocation else "")
         + f", on {len(summary['devices'])} device(s) ({summary['devices'][0]}), "
-          f"JAX {summary['jax_version']}.",
+          f"JAX {summary['jax_version']}. The schedule, not the wall time, fixes the model"
+        + (" (this run was TRUNCATED by the wall-clock safety limit)." if summary["truncated"]
+           else "."),
         f"- Best validation epoch: {summary['best_epoch']}. Validation NDCG@10 by epoch "
         f"(every 5th and the best): {curve}.",
         f"- Model: {config['model']['name']}, d={config['model']['embed_dim']}, "
         f"{config['model']['num_blocks']} blocks, {config['model']['num_heads']} head(s), "
-        f"max_len {config['model']['max_len']}; loss {config['loss']['name']}; "
-        f"lr {config['optimizer']['learning_rate']}, batch {config['train']['batch_size']}.",
+        f"max_len {config['model']['max_len']}, "
+        f"{'cosine' if config['model']['normalize'] else 'dot-product'} scores; loss "
+        f"{config['loss']['name']}; lr {config['optimizer']['learning_rate']}, batch "
+        f"{config['train']['batch_size']}.",
         "",
     ]
     return "\n".join(lines)
 
 
 def comparison_section(folder: pathlib.Path, figures: pathlib.Path) -> str:
-    """The recall-strategy table and its two plots (copied next to the README)."""
-    saved = json.loads((folder / "comparison.json").read_text())
-    table = (folder / "comparison.md").read_text().split("\n| ", 1)[1]
+    """The recall-strategy tables and their two plots (copied next to the README)."""
+    saved = _read_json(folder / "comparison.json")
+    markdown = (folder / "comparison.md").read_text()
+    tables = markdown.split("\n### ", 1)[1]
     figures.mkdir(parents=True, exist_ok=True)
     images = []
     for name in ("recall_vs_candidates.png", "ann_recall_vs_qps.png"):
@@ -81,65 +156,65 @@ def comparison_section(folder: pathlib.Path, figures: pathlib.Path) -> str:
         images.append(f"![{name}](figures/{name})")
     return "\n".join([
         f"## {saved['title']}", "", f"Protocol: {saved['protocol']}", "", "Command:", "",
-        f"```\n{saved['command']}\n```", "", "| " + table, "", *images, ""])
+        f"```\n{saved['command']}\n```", "", "### " + tables.rstrip("\n"), "", *images, ""])
 
 
 def ann_scale_section(path: pathlib.Path) -> str:
     """Brute force vs tuned ScaNN at each catalogue size, from benchmark_ann_scale.py --json."""
-    results = json.loads(path.read_text())
+    results = _read_json(path)
     rows = []
     for result in results:
         best = result.get("best") or {}
-        rows.append({"items": f"{result['items']:,}", "queries": result.get("queries"),
-                     "exact numpy q/s": result["numpy_qps"],
-                     "exact JAX q/s": result["jax_qps"],
-                     "ScaNN build s": result["scann_build_seconds"],
-                     "ScaNN index MiB": result["scann_index_mib"],
-                     "tuned leaves / reorder": (f"{best['leaves_to_search']} / {best['reorder']}"
-                                                if best else "target not reached"),
-                     "ANN-recall@10": best.get("ann_recall"),
-                     "ScaNN q/s": best.get("queries_per_second"),
-                     "speed-up vs brute force": result.get("speedup")})
+        row = {"items": f"{result['items']:,}", "queries": result["queries"],
+               "exact numpy q/s": result["numpy_qps"], "exact JAX q/s": result["jax_qps"],
+               "ScaNN build s": result["scann_build_seconds"],
+               "ScaNN index MiB": result["scann_index_mib"],
+               "tuned leaves / reorder": (f"{best['leaves_to_search']} / {best['reorder']}"
+                                          if best else "target not reached"),
+               "ANN-recall@10": best.get("ann_recall"),
+               "ScaNN q/s": best.get("queries_per_second"),
+               "speed-up vs brute force": result.get("speedup")}
+        if best.get("ann_recall_ci95"):
+            row["ci95"] = {"ANN-recall@10": best["ann_recall_ci95"]}
+        rows.append(row)
     columns = list(rows[0])
-    commands = "\n".join(
-        f"python scripts/benchmark_ann_scale.py --sizes {r['items']} --queries "
-        f"{r.get('queries', 1000)} --json <file>" for r in results)
+    commands = "\n".join(result["command"] for result in results)
     return "\n".join([
         "## Exact brute force vs tuned ScaNN at scale", "",
         "Clustered synthetic item vectors of dimension 64 (2,000 Gaussian centres with per-cluster "
         "scales and log-normal norms), queries from the same mixture; the fastest ScaNN search "
-        "setting reaching ANN-recall@10 >= 0.95 against exact top-10, measured in the same run as "
-        f"brute force. Rows from {path}; each size's command:", "",
+        "setting reaching ANN-recall@10 >= 0.95 against exact top-10 (tuned on other queries), "
+        "measured in the same run as brute force. ANN-recall@10 of the chosen setting on the "
+        "measured queries with its 95% bootstrap interval over queries; speeds are this "
+        f"machine's. Rows from {path}; each size's command:", "",
         f"```\n{commands}\n```", "",
         format_markdown_table(rows, columns, float_format="{:.4g}"), ""])
 
 
+# ----------------------------------------------------------------------------------------------
+# The cold-start page.
+# ----------------------------------------------------------------------------------------------
 COLD_START_KS = (10, 50, 200)
+GROUPS = {"warm": "test (warm targets)", "cold": "test (cold targets)"}
 
 
 def _cold_start_runs(folder: pathlib.Path) -> list[dict]:
     """The finished runs under a run_cold_start.sh output folder, SASRec first, towers in order."""
     order = {"id": 0, "id+text": 1, "text": 3}
-    runs = []
-    for results_path in sorted(folder.glob("*/results.json")):
-        run = results_path.parent
-        config = json.loads((run / "config.json").read_text())
-        runs.append({"folder": run, "config": config,
-                     "results": json.loads(results_path.read_text()),
-                     "summary": json.loads((run / "run_summary.json").read_text())})
+    runs = [dict(_load_run(path.parent), per_user=np.load(path.parent / PER_USER_FILE))
+            for path in sorted(folder.glob("*/results.json"))]
     if not runs:
         raise SystemExit(f"{folder}: no finished runs (*/results.json) found")
     runs.sort(key=lambda r: (r["config"]["model"]["name"] != "sasrec",
-                             order.get(r["config"]["model"].get("item_tower", "id"), 9)
-                             + (r["config"]["model"].get("item_id_dropout", 0.0) > 0)))
+                             order.get(r["config"]["model"]["item_tower"], 9)
+                             + (r["config"]["model"]["item_id_dropout"] > 0)))
     return runs
 
 
 def _tower_label(model: dict) -> str:
     """The item tower as the tables name it, e.g. "id+text, id dropout 0.5"."""
-    tower = model.get("item_tower", "id")
-    rate = model.get("item_id_dropout", 0.0)
-    return f"{tower}, id dropout {rate:g}" if rate else tower
+    rate = model["item_id_dropout"]
+    return f"{model['item_tower']}, id dropout {rate:g}" if rate else model["item_tower"]
 
 
 def _row(results: dict, model_prefix: str, split: str) -> dict:
@@ -149,51 +224,55 @@ def _row(results: dict, model_prefix: str, split: str) -> dict:
     raise SystemExit(f"{results['title']}: no {model_prefix!r} row for split {split!r}")
 
 
+def _per_user(run: dict, split: str, model_label: str) -> tuple[np.ndarray, dict]:
+    """(the users' dataset rows, per-user metrics) of one row of a run."""
+    ranks = run["per_user"][f"{split}|{model_label}"]
+    return (run["per_user"][f"{split}|users"],
+            per_user_metrics(ranks, COLD_START_KS, full_ranking=True))
+
+
 def cold_start_section(folder: pathlib.Path) -> str:
-    """Warm- and cold-target tables for every item tower and behaviour encoder, with popularity."""
+    """Warm- and cold-target tables for every item tower and behaviour encoder, with popularity
+    and the text baseline, and paired differences against each encoder's id tower."""
     runs = _cold_start_runs(folder)
-    groups = {"warm": "test (warm targets)", "cold": "test (cold targets)"}
     metrics = [f"{m}@{k}" for k in COLD_START_KS for m in ("HR", "NDCG")]
-    # Each encoder's id-only run is the reference for the relative warm NDCG@10.
-    id_only = {run["config"]["model"]["name"]:
-               _row(run["results"], run["config"]["model"]["name"], groups["warm"])["NDCG@10"]
-               for run in runs if _tower_label(run["config"]["model"]) == "id"}
-    tables, lines = {}, []
-    for kind, split in groups.items():
-        rows = []
+    first = runs[0]
+    eval_config = first["config"]["eval"]
+    id_runs = {run["config"]["model"]["name"]: run for run in runs
+               if _tower_label(run["config"]["model"]) == "id"}
+    sections = {}
+    for kind, split in GROUPS.items():
+        rows, differences = [], []
+        bootstrap = None
         for run in runs:
             model = run["config"]["model"]
             row = _row(run["results"], model["name"], split)
-            entry = {"encoder": model["name"], "item tower": _tower_label(model),
-                     **{m: row[m] for m in metrics}}
-            if kind == "warm":
-                reference = id_only.get(model["name"])
-                entry["NDCG@10 vs id"] = (f"{(entry['NDCG@10'] / reference - 1) * 100:+.1f}%"
-                                          if reference else "")
-            rows.append(entry)
-        popularity = _row(runs[0]["results"], "popularity", split)
-        baselines = [("popularity", popularity)]
+            rows.append({"encoder": model["name"], "item tower": _tower_label(model),
+                         **{m: row[m] for m in metrics},
+                         "ci95": {m: row["ci95"][m] for m in metrics}})
+            reference = id_runs.get(model["name"])
+            if reference is None or reference is run:
+                continue
+            users, values = _per_user(run, split, row["model"])
+            reference_label = _row(reference["results"], model["name"], split)["model"]
+            reference_users, reference_values = _per_user(reference, split, reference_label)
+            if not np.array_equal(users, reference_users):
+                raise SystemExit(f"{run['folder']} and {reference['folder']} evaluated different "
+                                 f"users for {split!r}: not comparable")
+            bootstrap = bootstrap or Bootstrap.draw(len(users), eval_config["bootstrap_resamples"],
+                                                    eval_config["bootstrap_seed"])
+            differences.append(paired_difference_row(
+                {"encoder": model["name"], "item tower": _tower_label(model)},
+                f"{model['name']} / id", values, reference_values, bootstrap, metrics))
+        popularity = _row(first["results"], "popularity", split)
         # The training-free text baseline is the same in every run that encoded item text.
-        text_baseline = next((row for run in runs for row in run["results"]["rows"]
-                              if row["split"] == split
-                              and row["model"].startswith("text similarity")), None)
-        if text_baseline is not None:
-            baselines.append((text_baseline["model"], text_baseline))
-        for name, row in baselines:
-            rows.append({"encoder": name, "item tower": "", **{m: row[m] for m in metrics},
-                         **({"NDCG@10 vs id": ""} if kind == "warm" else {})})
-        tables[kind] = (rows, int(popularity["num_users"]))
-    cold_rows = tables["cold"][0]
-    references = [(r["encoder"], r["NDCG@10"]) for r in cold_rows if r["item tower"] == ""]
-    for row in cold_rows:
-        if row["item tower"] not in ("id", ""):
-            against = "; ".join(
-                f"{name} {value:.4f}" + (f" ({row['NDCG@10'] / value:.1f}x)" if value > 0 else "")
-                for name, value in references)
-            lines.append(f"- {row['encoder']} ({row['item tower']}): cold NDCG@10 "
-                         f"{row['NDCG@10']:.4f}; {against}.")
-    first = runs[0]
-    data = first["config"]["data"]
+        text_rows = [row for run in runs for row in run["results"]["rows"]
+                     if row["split"] == split and row["model"].startswith("text similarity")]
+        for row in [popularity, *text_rows[:1]]:
+            rows.append({"encoder": row["model"], "item tower": "", **{m: row[m] for m in metrics},
+                         "ci95": {m: row["ci95"][m] for m in metrics}})
+        sections[kind] = (rows, differences, int(popularity["num_users"]))
+
     encodings = []
     for stats_path in sorted((folder / "text_cache").glob("*.json")):
         stats = json.loads(stats_path.read_text())
@@ -202,41 +281,45 @@ def cold_start_section(folder: pathlib.Path) -> str:
                          f"max {stats['max_length']} tokens, "
                          f"{'/'.join(pathlib.Path(stats['checkpoint']).parts[-2:])})")
     per_run = [f"- {r['config']['model']['name']} / {_tower_label(r['config']['model'])}: "
-               f"{r['summary']['epochs_run']} epochs, best {r['summary']['best_epoch']}"
+               f"{r['summary']['epochs_run']} of {r['summary']['scheduled_epochs']} epochs, "
+               f"best {r['summary']['best_epoch']}"
                + (" (the last: still improving)"
                   if r['summary']['best_epoch'] == r['summary']['epochs_run'] - 1 else "")
-               + ", "
-               f"{r['summary']['wall_seconds'] / 60:.1f} min training and validation, "
-               f"{(r['summary'].get('invocation_seconds') or 0) / 60:.1f} min in all; "
+               + (" TRUNCATED by the wall-clock limit" if r["summary"]["truncated"] else "")
+               + f", {_minutes(r['summary']['wall_seconds'])} training and validation, "
+               f"{_minutes(r['summary']['invocation_seconds'] or 0)} in all; "
                f"`{r['summary']['command']}`" for r in runs]
-    return "\n".join([
+    data = first["config"]["data"]
+    protocol = first["results"]["protocol"].split(" Model at its best")[0]
+    out = [
         f"## Cold start on {data['name']}", "",
         # The protocol shared by every run, without the first run's own epoch figures.
-        f"Protocol: {first['results']['protocol'].split(' Model at its best')[0]} A random "
-        f"{data['cold_start_share']:.0%} of the items (seed {data['cold_start_seed']}) is held out of training: their interactions are "
-        "removed from every training sequence and they are masked out of the training softmax, "
-        "so a model first meets them at test time. Test users are split by whether their "
-        "held-out target is warm or cold. Each row is the model at its best validation epoch.",
-        "", "Command (every run below, then this page):", "",
-        f"```\nbash scripts/run_cold_start.sh {folder} "
-        f"--config.train.num_epochs={first['config']['train']['num_epochs']} "
-        f"--config.train.max_train_minutes={first['config']['train']['max_train_minutes']:g}\n"
+        f"Protocol: {protocol} A random {data['cold_start_share']:.0%} of the items (seed "
+        f"{data['cold_start_seed']}) is held out of training: their interactions are removed "
+        "from every training sequence and they are masked out of the training softmax, so a "
+        "model first meets them at test time. Test users are split by whether their held-out "
+        "target is warm or cold. Each row is the model at its best validation epoch.", "",
+        "Command (every run below, then this page):", "",
+        f"```\nbash scripts/run_cold_start.sh {folder}\n"
         f"python scripts/make_results_readme.py --cold-start {folder} --out "
-        "experiments/cold_start.md\n```", "",
-        f"### Warm targets ({tables['warm'][1]:,} test users)", "",
-        format_markdown_table(tables["warm"][0], list(tables["warm"][0][0])),
-        f"### Cold targets ({tables['cold'][1]:,} test users)", "",
-        format_markdown_table(tables["cold"][0], list(tables["cold"][0][0])),
-        "Text towers on cold targets against the baselines (ratio in brackets):", "", *lines, "",
-        "Item text: title (with year) and genres"
-        + (f"; encoded once and shared by all runs: {'; '.join(encodings)}." if encodings
-           else "."), "",
-        "Runs:", "", *per_run, ""])
+        "experiments/cold_start.md\n```", ""]
+    for kind, heading in (("warm", "Warm targets"), ("cold", "Cold targets")):
+        rows, differences, users = sections[kind]
+        out += [f"### {heading} ({users:,} test users)", "",
+                "Each metric with its 95% bootstrap interval over these users:", "",
+                format_markdown_table(rows, ["encoder", "item tower", *metrics]),
+                f"Against the same encoder's id tower. {DIFFERENCE_NOTE}", "",
+                format_difference_table(differences, ["encoder", "item tower"], metrics), ""]
+    out += ["Item text: title (with year) and genres"
+            + (f"; encoded once and shared by all runs: {'; '.join(encodings)}." if encodings
+               else "."), "", "Runs:", "", *per_run, ""]
+    return "\n".join(out)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("runs", nargs="*", type=pathlib.Path, help="finished run folders")
+    parser.add_argument("runs", nargs="*", type=pathlib.Path,
+                        help="finished run folders (or multi-seed folders)")
     parser.add_argument("--comparison", type=pathlib.Path, default=None,
                         help="a comparison/ folder written by python -m recall_jax.compare")
     parser.add_argument("--ann-scale", type=pathlib.Path, default=None,
@@ -258,12 +341,16 @@ def main() -> None:
         "",
         f"```\n{command}\n```",
         "",
+        "Every quality figure carries its 95% bootstrap interval over users (1,000 resamples); "
+        "differences between rows evaluated on the same users are paired bootstrap intervals, "
+        "and ≈ marks those whose interval contains 0. Each protocol line names the seen-item "
+        "policy and the share of test targets that repeat a history item.",
+        "",
     ]
     if args.runs:
         header += [
             "Rows labelled with a source are published figures on the same protocol, for "
-            "comparison.",
-            "HR@K equals Recall@K here (one held-out item per user).",
+            "comparison. HR@K equals Recall@K here (one held-out item per user).",
             "",
         ]
     out_folder = args.out.parent if args.out else pathlib.Path("experiments")
@@ -273,8 +360,7 @@ def main() -> None:
     header.append("")
     text = "\n".join(header) + "\n".join(run_section(folder) for folder in args.runs)
     if args.comparison is not None:
-        figures = out_folder / "figures"
-        text += "\n" + comparison_section(args.comparison, figures)
+        text += "\n" + comparison_section(args.comparison, out_folder / "figures")
     if args.ann_scale is not None:
         text += "\n" + ann_scale_section(args.ann_scale)
     if args.cold_start is not None:

@@ -1,4 +1,7 @@
-"""scripts/make_results_readme.py: the cold-start page is computed from the run folders."""
+"""scripts/make_results_readme.py: the pages are computed from run folders.
+
+The multi-seed section is built from two real tiny runs; the cold-start page from run folders
+written here with the project's own row builders, so their format is the one runs write."""
 
 from __future__ import annotations
 
@@ -6,9 +9,20 @@ import importlib.util
 import json
 import pathlib
 
+import numpy as np
 import pytest
 
+from experiments.configs import synthetic_tiny
+from recall_jax.evaluation.bootstrap import Bootstrap
+from recall_jax.evaluation.estimates import full_ranking_row
+from recall_jax.evaluation.ranking import RankingResult
+from recall_jax.train import seeds
+
 SCRIPT = pathlib.Path(__file__).resolve().parents[1] / "scripts" / "make_results_readme.py"
+KS = (10, 50, 200)
+NUM_ITEMS = 300
+USERS = {"test": np.arange(100), "test (warm targets)": np.arange(90),
+         "test (cold targets)": np.arange(90, 100)}
 
 
 @pytest.fixture(scope="module")
@@ -19,65 +33,117 @@ def pages():
     return module
 
 
-def _metrics(ndcg10: float, users: int) -> dict:
-    values = {"num_users": users}
-    for k, scale in ((10, 1.0), (50, 1.5), (200, 2.0)):
-        values[f"HR@{k}"] = min(1.0, 2 * ndcg10 * scale)
-        values[f"NDCG@{k}"] = ndcg10 * scale
-    return values
+def _ranks(quality: float, users: int, seed: int) -> np.ndarray:
+    """Target ranks of a model of some quality: geometric ranks, better for higher quality."""
+    rng = np.random.default_rng(seed)
+    return np.minimum(rng.geometric(quality, users) - 1, NUM_ITEMS - 1)
 
 
-def _write_run(folder: pathlib.Path, encoder: str, tower: str, warm: float, cold: float,
-               id_dropout: float = 0.0) -> None:
+def _write_run(folder: pathlib.Path, encoder: str, tower: str, quality: float,
+               id_dropout: float = 0.0, users_shift: int = 0) -> None:
     folder.mkdir(parents=True)
     label = encoder if tower == "id" else f"{encoder} ({tower})"
-    rows = []
-    for split, model_value, popularity_value, users in (
-            ("test", warm, 0.02, 100), ("test (warm targets)", warm, 0.02, 90),
-            ("test (cold targets)", cold, 0.0, 10)):
-        rows.append({"model": label, "split": split, **_metrics(model_value, users)})
-        rows.append({"model": "popularity", "split": split, **_metrics(popularity_value, users)})
-        if tower != "id":
-            rows.append({"model": "text similarity (last 20, untrained)", "split": split,
-                         **_metrics(0.03, users)})
+    models = [(label, quality, hash((encoder, tower, id_dropout)) % 1000),
+              ("popularity", 0.01, 1)]
+    if tower != "id":
+        models.append(("text similarity (last 20, untrained)", 0.02, 2))
+    rows, per_user = [], {}
+    for split, users in USERS.items():
+        bootstrap = Bootstrap.draw(len(users), 200, seed=0)
+        for name, model_quality, seed in models:
+            ranks = _ranks(model_quality, len(users), seed)
+            top = np.tile(np.arange(1, 201), (len(users), 1))
+            rows.append(full_ranking_row({"model": name, "split": split},
+                                         RankingResult(top, np.zeros(top.shape, np.float32),
+                                                       ranks, np.zeros_like(ranks)),
+                                         KS, NUM_ITEMS, bootstrap))
+            per_user[f"{split}|{name}"] = ranks
+        per_user[f"{split}|users"] = users + users_shift
+    np.savez(folder / "per_user_ranks.npz", **per_user)
     (folder / "results.json").write_text(json.dumps(
-        {"title": f"{encoder} on ml-1m-chrono-all", "protocol": "leave-one-out.", "rows": rows}))
+        {"title": f"{encoder} on ml-1m-chrono-all", "rows": rows, "differences": [],
+         "protocol": "leave-one-out, seen items excluded. Model at its best epoch (3)."}))
     (folder / "config.json").write_text(json.dumps({
         "model": {"name": encoder, "item_tower": tower, "item_id_dropout": id_dropout},
         "data": {"name": "ml-1m-chrono-all", "cold_start_share": 0.1, "cold_start_seed": 0},
-        "train": {"num_epochs": 20, "max_train_minutes": 25.0}}))
+        "eval": {"bootstrap_resamples": 200, "bootstrap_seed": 0},
+        "train": {"num_epochs": 20}}))
+    (folder / "history.json").write_text("[]")
     (folder / "run_summary.json").write_text(json.dumps({
-        "epochs_run": 20, "best_epoch": 18, "wall_seconds": 600.0, "invocation_seconds": 660.0,
+        "epochs_run": 20, "scheduled_epochs": 20, "best_epoch": 18, "wall_seconds": 600.0,
+        "invocation_seconds": 660.0, "truncated": False,
         "command": f"python -m recall_jax.main --config.model.item_tower={tower}"}))
 
 
-def test_cold_start_page_compares_towers_to_id_and_popularity(pages, tmp_path):
-    _write_run(tmp_path / "bert4rec_id", "bert4rec", "id", warm=0.10, cold=0.0)
-    _write_run(tmp_path / "sasrec_text", "sasrec", "text", warm=0.12, cold=0.05)
-    _write_run(tmp_path / "sasrec_id", "sasrec", "id", warm=0.16, cold=0.001)
-    _write_run(tmp_path / "sasrec_id_text", "sasrec", "id+text", warm=0.158, cold=0.04)
-    _write_run(tmp_path / "sasrec_id_text_drop", "sasrec", "id+text", warm=0.164, cold=0.06,
-               id_dropout=0.5)
+def _table_lines(page: str, heading: str) -> list[str]:
+    part = page.split(heading)[1].split("###")[0]
+    return [line for line in part.splitlines() if line.startswith("| ")]
+
+
+def test_cold_start_page_compares_towers_with_the_id_tower_on_the_same_users(pages, tmp_path):
+    _write_run(tmp_path / "bert4rec_id", "bert4rec", "id", 0.05)
+    _write_run(tmp_path / "sasrec_text", "sasrec", "text", 0.08)
+    _write_run(tmp_path / "sasrec_id", "sasrec", "id", 0.1)
+    _write_run(tmp_path / "sasrec_id_text", "sasrec", "id+text", 0.1)
+    _write_run(tmp_path / "sasrec_id_text_drop", "sasrec", "id+text", 0.12, id_dropout=0.5)
     (tmp_path / "text_cache").mkdir()
     (tmp_path / "text_cache" / "text_vectors_abc.json").write_text(json.dumps(
         {"items": 3706, "items_per_second": 60.0, "seconds": 61.8,
          "checkpoint": "/x/all-MiniLM-L6-v2", "pooling": "mean", "max_length": 64}))
     page = pages.cold_start_section(tmp_path)
-    warm_table = page.split("### Warm targets (90 test users)")[1].split("### Cold")[0]
-    lines = [line for line in warm_table.splitlines() if line.startswith("| ")][1:]
-    # SASRec first (id, id+text, text), then BERT4Rec, then popularity.
-    assert [line.split("|")[1:3] for line in lines] == [
+    lines = _table_lines(page, "### Warm targets (90 test users)")
+    table, differences = lines[1:8], lines[9:]
+    # SASRec first (id, id+text, id+text with dropout, text), then BERT4Rec, then baselines.
+    assert [line.split("|")[1:3] for line in table] == [
         [" sasrec ", " id "], [" sasrec ", " id+text "],
         [" sasrec ", " id+text, id dropout 0.5 "], [" sasrec ", " text "],
         [" bert4rec ", " id "], [" popularity ", "  "],
         [" text similarity (last 20, untrained) ", "  "]]
-    assert "-1.2%" in lines[1] and "+2.5%" in lines[2] and "-25.0%" in lines[3]
+    assert all("[" in cell for line in table for cell in line.split("|")[3:-1])  # intervals
+    # Paired differences against the same encoder's id tower; bert4rec has no other tower.
+    assert [line.split("|")[1:4] for line in differences] == [
+        [" sasrec ", " id+text ", " sasrec / id "],
+        [" sasrec ", " id+text, id dropout 0.5 ", " sasrec / id "],
+        [" sasrec ", " text ", " sasrec / id "]]
+    # id+text was written with the id tower's quality and seed offset only: compute it here.
+    first = pages._per_user({"per_user": np.load(tmp_path / "sasrec_id_text" /
+                                                 "per_user_ranks.npz")},
+                            "test (warm targets)", "sasrec (id+text)")[1]["NDCG@10"]
+    reference = pages._per_user({"per_user": np.load(tmp_path / "sasrec_id" /
+                                                     "per_user_ranks.npz")},
+                                "test (warm targets)", "sasrec")[1]["NDCG@10"]
+    assert f"{first.mean() - reference.mean():+.4f} [" in differences[0]
     assert "### Cold targets (10 test users)" in page
-    assert ("sasrec (id+text): cold NDCG@10 0.0400; popularity 0.0000; "
-            "text similarity (last 20, untrained) 0.0300 (1.3x)") in page
     assert "3,706 item texts in 61.8 s (60 items/s, mean pooling, max 64 tokens, x/all-MiniLM" in page
+
+
+def test_cold_start_page_refuses_runs_on_different_users(pages, tmp_path):
+    _write_run(tmp_path / "sasrec_id", "sasrec", "id", 0.1)
+    _write_run(tmp_path / "sasrec_text", "sasrec", "text", 0.08, users_shift=1)
+    with pytest.raises(SystemExit, match="evaluated different users"):
+        pages.cold_start_section(tmp_path)
 
 
 def test_cold_start_page_refuses_a_folder_without_runs(pages, tmp_path):
     with pytest.raises(SystemExit, match="no finished runs"):
         pages.cold_start_section(tmp_path)
+
+
+def test_multi_seed_section_from_real_runs(pages, tmp_path):
+    config = synthetic_tiny.get_config()
+    config.data.synthetic.num_users, config.data.synthetic.num_items = 150, 50
+    config.train.num_epochs = 2
+    config.command = "python -m recall_jax.main --seeds 0,1"
+    summary = seeds.train_seeds(config, tmp_path, [0, 1])
+    per_seed = [json.loads((tmp_path / f"seed_{s}" / "results.json").read_text())
+                for s in (0, 1)]
+    test_ndcg = [next(r["NDCG@10"] for r in run["rows"]
+                      if (r["model"], r["split"]) == ("sasrec", "test")) for run in per_seed]
+    assert test_ndcg[0] != test_ndcg[1]  # the seeds differ
+    row = next(r for r in summary["rows"] if (r["model"], r["split"]) == ("sasrec", "test"))
+    assert row["NDCG@10"] == pytest.approx([np.mean(test_ndcg), np.std(test_ndcg, ddof=1)])
+    section = pages.run_section(tmp_path)
+    assert "(2 seeds)" in section and "Across seeds 0, 1" in section
+    assert f"{np.mean(test_ndcg):.4f} ± {np.std(test_ndcg, ddof=1):.4f}" in section
+    assert "python -m recall_jax.main --seeds 0,1" in section
+    assert (tmp_path / "seeds.md").read_text().count("±") >= 4
