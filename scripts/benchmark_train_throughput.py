@@ -19,7 +19,6 @@ from recall_jax.platform import split_cpu_into_core_devices
 split_cpu_into_core_devices()
 
 import jax  # noqa: E402
-import jax.numpy as jnp
 import numpy as np
 
 from experiments.configs import default

@@ -59,9 +59,14 @@ def test_last_position_is_the_same_for_every_bucket_width(name):
 @pytest.mark.parametrize("name", ["sasrec", "bert4rec"])
 def test_what_lies_in_the_padded_region_never_reaches_real_positions(name):
     """HISTORY is padded at positions 0 and 1. Whatever the padding item's embedding row and the
-    position embeddings of the padded positions hold, every real position's output stays the
-    same (padding must be neither attended to nor mixed in)."""
+    position embeddings of the padded positions hold, and whether the padding is there at all,
+    every real position's output stays the same: padding is neither mixed in nor attended to.
+    Every parameter is randomised first, so no zero-initialised bias hides a leak."""
     model, params = make(name)
+    leaves, tree = jax.tree.flatten(params)
+    keys = jax.random.split(jax.random.PRNGKey(7), len(leaves))
+    params = jax.tree.unflatten(tree, [0.3 * jax.random.normal(key, leaf.shape)
+                                       for key, leaf in zip(keys, leaves)])
     before = encode(model, params, HISTORY)
     changed = jax.tree.map(lambda x: x, params)
     noise = jax.random.normal(jax.random.PRNGKey(5), (16,)) * 10.0
@@ -69,17 +74,10 @@ def test_what_lies_in_the_padded_region_never_reaches_real_positions(name):
     changed["position_embedding"]["embedding"] = (
         params["position_embedding"]["embedding"].at[:2].add(noise))
     after = encode(model, changed, HISTORY)
-    np.testing.assert_allclose(after[0, 2:], before[0, 2:], atol=1e-6)
+    np.testing.assert_allclose(after[0, 2:], before[0, 2:], atol=1e-5)
+    without_padding = encode(model, params, HISTORY[:, 2:])
+    np.testing.assert_allclose(without_padding[0], before[0, 2:], atol=1e-5)
     assert np.all(np.isfinite(after))
-
-
-def test_normalized_scores_are_cosines_over_temperature():
-    model, params = make("sasrec", normalize=True, temperature=0.1)
-    users, items = model.apply({"params": params}, jnp.asarray(HISTORY))
-    scores = np.asarray(users[0, -1] @ items.T)
-    assert np.all(np.abs(scores) <= 1.0 / 0.1 + 1e-4)
-    norms = np.linalg.norm(np.asarray(items), axis=-1)
-    np.testing.assert_allclose(norms, np.sqrt(1 / 0.1), rtol=1e-5)
 
 
 def test_cosine_model_gradients_stay_finite_with_padded_positions():

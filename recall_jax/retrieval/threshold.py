@@ -13,7 +13,6 @@ Excluded items (e.g. the user's history) are never candidates.
 
 from __future__ import annotations
 
-import functools
 
 import jax
 import jax.numpy as jnp
