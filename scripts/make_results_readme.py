@@ -1,7 +1,7 @@
 """Writes experiments/README.md (or the cold-start page) from finished run folders.
 
     python scripts/make_results_readme.py runs/ml1m_chrono_sasrec_seeds runs/ml1m_sasrec \
-        --comparison runs/compare_ml1m/comparison --ann-scale runs/ann_scale.json \
+        --comparison runs/compare_ml1m/comparison --ann-scale runs/ann_scale_*.json \
         --out experiments/README.md
     python scripts/make_results_readme.py --cold-start runs/cold_start --out experiments/cold_start.md
 
@@ -159,9 +159,9 @@ def comparison_section(folder: pathlib.Path, figures: pathlib.Path) -> str:
         f"```\n{saved['command']}\n```", "", "### " + tables.rstrip("\n"), "", *images, ""])
 
 
-def ann_scale_section(path: pathlib.Path) -> str:
+def ann_scale_section(paths: list[pathlib.Path]) -> str:
     """Brute force vs tuned ScaNN at each catalogue size, from benchmark_ann_scale.py --json."""
-    results = _read_json(path)
+    results = [result for path in paths for result in _read_json(path)]
     rows = []
     for result in results:
         best = result.get("best") or {}
@@ -177,7 +177,7 @@ def ann_scale_section(path: pathlib.Path) -> str:
         if best.get("ann_recall_ci95"):
             row["ci95"] = {"ANN-recall@10": best["ann_recall_ci95"]}
         rows.append(row)
-    columns = list(rows[0])
+    columns = [name for name in rows[0] if name != "ci95"]
     commands = "\n".join(result["command"] for result in results)
     return "\n".join([
         "## Exact brute force vs tuned ScaNN at scale", "",
@@ -186,7 +186,7 @@ def ann_scale_section(path: pathlib.Path) -> str:
         "setting reaching ANN-recall@10 >= 0.95 against exact top-10 (tuned on other queries), "
         "measured in the same run as brute force. ANN-recall@10 of the chosen setting on the "
         "measured queries with its 95% bootstrap interval over queries; speeds are this "
-        f"machine's. Rows from {path}; each size's command:", "",
+        f"machine's. Rows from {', '.join(map(str, paths))}; each size's command:", "",
         f"```\n{commands}\n```", "",
         format_markdown_table(rows, columns, float_format="{:.4g}"), ""])
 
@@ -322,15 +322,16 @@ def main() -> None:
                         help="finished run folders (or multi-seed folders)")
     parser.add_argument("--comparison", type=pathlib.Path, default=None,
                         help="a comparison/ folder written by python -m recall_jax.compare")
-    parser.add_argument("--ann-scale", type=pathlib.Path, default=None,
-                        help="JSON written by scripts/benchmark_ann_scale.py --json")
+    parser.add_argument("--ann-scale", type=pathlib.Path, nargs="+", default=None,
+                        help="JSON files written by scripts/benchmark_ann_scale.py --json")
     parser.add_argument("--cold-start", type=pathlib.Path, default=None,
                         help="an output folder of scripts/run_cold_start.sh")
     parser.add_argument("--out", type=pathlib.Path, default=None, help="default: stdout")
     args = parser.parse_args()
     command = " ".join(["python scripts/make_results_readme.py", *map(str, args.runs)]
                        + ([f"--comparison {args.comparison}"] if args.comparison else [])
-                       + ([f"--ann-scale {args.ann_scale}"] if args.ann_scale else [])
+                       + ([f"--ann-scale {' '.join(map(str, args.ann_scale))}"]
+                          if args.ann_scale else [])
                        + ([f"--cold-start {args.cold_start}"] if args.cold_start else [])
                        + [f"--out {args.out or 'experiments/README.md'}"])
     header = [
