@@ -22,11 +22,12 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from recall_jax.data.readers import DATA_ROOT_VARIABLE, read_movielens_ratings
+from recall_jax.errors import RecallJaxError
 
 Fetch = Callable[[str, Path], None]  # (url, destination file) -> None
 
 
-class DownloadError(RuntimeError):
+class DownloadError(RecallJaxError, RuntimeError):
     """A dataset could not be fetched (no network, unreachable host, HTTP error)."""
 
 

@@ -50,6 +50,7 @@ from typing import Sequence
 import numpy as np
 
 from recall_jax.data.dataset import ItemCatalogue, SequenceDataset, offsets_from_owners
+from recall_jax.errors import DataNotFoundError, RecallJaxError
 
 DATA_ROOT_VARIABLE = "RECALL_JAX_DATA"
 MAX_INTEGER_DIGITS = 18  # Anything longer would overflow int64.
@@ -61,7 +62,7 @@ ML100K_GENRES = (
 _TITLE_WITH_YEAR = re.compile(r"^(?P<title>.*?)\s*\((?P<year>\d{4})\)\s*$")
 
 
-class DataFormatError(ValueError):
+class DataFormatError(RecallJaxError, ValueError):
     """A data file does not match its documented format."""
 
 
@@ -74,7 +75,7 @@ def _read_bytes(path: str | os.PathLike) -> bytes:
     path = Path(path)
     if not path.is_file():
         configured = os.environ.get(DATA_ROOT_VARIABLE)
-        raise FileNotFoundError(
+        raise DataNotFoundError(
             f"{path}: no such file. Point the environment variable {DATA_ROOT_VARIABLE} at the "
             f"folder holding ml-1m/ and ml-100k/ (currently "
             f"{configured if configured else 'unset'}), or pass the correct path.")

@@ -15,13 +15,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from recall_jax.errors import RecallJaxError
 from recall_jax.text.bert import BertConfig, BertEncoder
 
 DEFAULT_CHECKPOINT = "all-MiniLM-L6-v2"
 HUB_NAMES = {DEFAULT_CHECKPOINT: "sentence-transformers/all-MiniLM-L6-v2"}
 
 
-class CheckpointFormatError(ValueError):
+class CheckpointFormatError(RecallJaxError, ValueError):
     """A checkpoint folder is missing files or holds weights that do not fit the model."""
 
 

@@ -12,8 +12,10 @@ from typing import Any
 
 import orbax.checkpoint as ocp
 
+from recall_jax.errors import RecallJaxError
 
-class CheckpointError(RuntimeError):
+
+class CheckpointError(RecallJaxError, RuntimeError):
     """A checkpoint exists but cannot be read back (corrupt, truncated or from another model)."""
 
 

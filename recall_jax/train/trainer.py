@@ -20,6 +20,7 @@ from tqdm import tqdm
 from recall_jax.data.cold_start import cold_start_split
 from recall_jax.data.pipeline import NextItemBatches
 from recall_jax.data.registry import load_dataset, split_dataset
+from recall_jax.errors import RecallJaxError
 from recall_jax.evaluation.model_evaluation import evaluate_model
 from recall_jax.models import build_model
 from recall_jax.text.item_text_vectors import item_text_vectors_for
@@ -40,7 +41,7 @@ class TrainState:
     rng: jax.Array
 
 
-class NonFiniteLossError(FloatingPointError):
+class NonFiniteLossError(RecallJaxError, FloatingPointError):
     """Training produced a NaN/inf loss; the last saved checkpoint is left untouched."""
 
 
