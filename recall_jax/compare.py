@@ -4,6 +4,7 @@ then compares every recall strategy on the test users and writes <workdir>/compa
 
 from __future__ import annotations
 
+import contextlib
 import json
 import pathlib
 import sys
@@ -14,16 +15,20 @@ split_cpu_into_core_devices()
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
-from absl import app, flags, logging  # noqa: E402
+from absl import flags, logging  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
+from recall_jax.cli import flag_config, run_entry_point  # noqa: E402
+from recall_jax.config_validation import validate_config  # noqa: E402
 from recall_jax.data.registry import load_dataset  # noqa: E402
+from recall_jax.errors import RunFolderError  # noqa: E402
 from recall_jax.evaluation.bootstrap import Bootstrap  # noqa: E402
 from recall_jax.evaluation.model_evaluation import (encode_users_and_items,  # noqa: E402
                                                     evaluation_exclusions)
 from recall_jax.evaluation.protocol import describe_policy, targets_in_history  # noqa: E402
 from recall_jax.retrieval.compare import EvaluatedUsers, ModelVectors, run_comparison  # noqa: E402
 from recall_jax.train import trainer  # noqa: E402
+from recall_jax.train.workdir import WorkdirLock, check_workdir  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Run folder: comparison/ goes here, and the models too "
@@ -46,8 +51,9 @@ def _model_folder(config, workdir: pathlib.Path, kind: str) -> pathlib.Path:
     folder = pathlib.Path(configured) if configured else workdir / f"{kind}_model"
     if not any((folder / "checkpoints" / "best").glob("[0-9]*")):
         if configured:
-            raise FileNotFoundError(f"compare.{kind}_model_workdir={folder} holds no trained "
-                                    "model (checkpoints/best is empty)")
+            raise RunFolderError(f"config.compare.{kind}_model_workdir={folder} holds no "
+                                 "trained model (checkpoints/best is empty or missing) ; give "
+                                 "the --workdir of a finished python -m recall_jax.main run")
         logging.info("no trained %s model in %s: training it first", kind, folder)
         kind_config = config.copy_and_resolve_references()
         with kind_config.unlocked():
@@ -60,26 +66,35 @@ def _load_model(config, folder: pathlib.Path, kind: str, dataset):
     """(model, best parameters, mesh) from a run folder, checked against the comparison."""
     run_config = trainer.load_run_config(folder)
     if _comparable(run_config.data) != _comparable(config.data):
-        raise ValueError(f"{folder}/config.json was trained on other data than this comparison "
-                         f"uses: {run_config.data.to_dict()} vs {config.data.to_dict()}")
+        saved, wanted = run_config.data.to_dict(), config.data.to_dict()
+        differing = ", ".join(f"data.{name}: run {saved.get(name)!r}, comparison "
+                              f"{wanted.get(name)!r}" for name in sorted(set(saved) | set(wanted))
+                              if saved.get(name) != wanted.get(name))
+        raise RunFolderError(f"{folder}/config.json was trained on other data than this "
+                             f"comparison uses ({differing}) ; give a run of the same data "
+                             "config")
     if bool(run_config.model.normalize) != MODEL_KINDS[kind]:
-        raise ValueError(f"{folder} holds a model with model.normalize="
-                         f"{run_config.model.normalize}, not a {kind} model")
+        raise RunFolderError(f"{folder} holds a model with model.normalize="
+                             f"{run_config.model.normalize}, not a {kind} model ; point "
+                             f"config.compare.{kind}_model_workdir at a {kind} run")
     return trainer.restore_best_params(run_config, folder, dataset), run_config
 
 
 def compare(config, workdir: str | pathlib.Path) -> list[dict]:
-    workdir = pathlib.Path(workdir)
-    compare_config = config.compare
+    validate_config(config, jax.device_count())
+    workdir = check_workdir(workdir)
     dataset = load_dataset(config.data)
+    with WorkdirLock(workdir) if jax.process_index() == 0 else contextlib.nullcontext():
+        return _compare_in_workdir(config, workdir, dataset)
+
+
+def _compare_in_workdir(config, workdir: pathlib.Path, dataset) -> list[dict]:
+    compare_config = config.compare
     split, _ = trainer.split_with_cold_start(dataset, config)
     num_tuning = min(compare_config.tuning_users, split.validation.num_users)
     tuning_set = split.validation
     models, described = [], []
     for kind in compare_config.models:
-        if kind not in MODEL_KINDS:
-            raise ValueError(f"compare.models: unknown model kind {kind!r}; known: "
-                             f"{list(MODEL_KINDS)}")
         folder = _model_folder(config, workdir, kind)
         (model, params, mesh), run_config = _load_model(config, folder, kind, dataset)
         users, items = encode_users_and_items(model, params, split.test, config.eval.batch_size,
@@ -114,7 +129,7 @@ def compare(config, workdir: str | pathlib.Path) -> list[dict]:
 
 def main(argv):
     del argv
-    config = FLAGS.config
+    config = flag_config()
     with config.unlocked():
         config.command = " ".join(["python -m recall_jax.compare"] + sys.argv[1:])
     compare(config, FLAGS.workdir)
@@ -123,4 +138,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    run_entry_point(main)

@@ -47,3 +47,7 @@ def one_line(error: BaseException) -> str:
 def debug_requested() -> bool:
     """Whether RECALL_JAX_DEBUG asks for tracebacks of user-facing errors too."""
     return os.environ.get(DEBUG_VARIABLE, "").strip() not in ("", "0", "false", "False")
+
+
+class RunFolderError(UsageError):
+    """A folder named as a finished run (compare's model folders, --from-run) is not one."""

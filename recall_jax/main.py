@@ -11,19 +11,11 @@ from recall_jax.platform import split_cpu_into_core_devices
 split_cpu_into_core_devices()
 
 import jax  # noqa: E402  (after the device split above)
-from absl import app, flags, logging  # noqa: E402
+from absl import flags, logging  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
-from recall_jax.data.download import DownloadError  # noqa: E402
-from recall_jax.data.readers import DataFormatError  # noqa: E402
-from recall_jax.text.checkpoint import CheckpointFormatError  # noqa: E402
+from recall_jax.cli import flag_config, run_entry_point  # noqa: E402
 from recall_jax.train import seeds, trainer  # noqa: E402
-from recall_jax.train.checkpoints import CheckpointError  # noqa: E402
-from recall_jax.train.trainer import NonFiniteLossError  # noqa: E402
-
-# Errors that describe bad data, checkpoints, configs or training divergence in their message.
-USER_FACING_ERRORS = (DataFormatError, DownloadError, CheckpointError, CheckpointFormatError,
-                      NonFiniteLossError)
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Where checkpoints, metrics and the results table go.")
@@ -41,30 +33,25 @@ def main(argv):
     python_logging.getLogger("absl").addFilter(
         lambda record: not record.pathname.split("/")[-3:-2] == ["orbax"]
         and "orbax" not in record.pathname)
+    config = flag_config()
     logging.info("JAX %s on %s (%d processes)", jax.__version__, jax.default_backend(),
                  jax.process_count())
-    config = FLAGS.config
     with config.unlocked():
         config.command = " ".join(["python -m recall_jax.main"] + sys.argv[1:])
     workdir = pathlib.Path(FLAGS.workdir)
-    try:
-        if FLAGS.seeds is None:
-            trainer.train_and_evaluate(config, workdir)
-            table = workdir / "results.md"
-        else:
-            seeds.train_seeds(config, workdir, seeds.parse_seeds(FLAGS.seeds))
-            table = workdir / "seeds.md"
-    except USER_FACING_ERRORS as error:
-        # Bad input or environment: say what and where in one message, without a traceback.
-        logging.error("%s: %s", type(error).__name__, error)
-        raise SystemExit(f"recall_jax: {type(error).__name__}: {error}") from None
+    if FLAGS.seeds is None:
+        trainer.train_and_evaluate(config, workdir)
+        table = workdir / "results.md"
+    else:
+        seeds.train_seeds(config, workdir, seeds.parse_seeds(FLAGS.seeds))
+        table = workdir / "seeds.md"
     if jax.process_index() == 0:
         print(table.read_text())
 
 
 def run() -> None:
     """Console-script entry point (`recall-jax --config ... --workdir ...`)."""
-    app.run(main)
+    run_entry_point(main)
 
 
 if __name__ == "__main__":

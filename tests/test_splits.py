@@ -174,7 +174,7 @@ def test_min_user_events_drops_short_users_before_splitting_and_says_so():
     assert registry.split_dataset(dataset, _config()).protocol == "leave-one-out"
     with pytest.raises(ValueError, match="min_user_events=2: leave-one-out needs at least 3"):
         registry.split_dataset(dataset, _config(min_user_events=2))
-    with pytest.raises(ValueError, match="no user has data.min_user_events=9"):
+    with pytest.raises(ValueError, match="no user has config.data.min_user_events=9"):
         registry.split_dataset(dataset, _config(min_user_events=9))
 
 

@@ -19,6 +19,8 @@ import ml_collections
 
 from recall_jax.data import readers, splits
 from recall_jax.data.dataset import SequenceDataset
+from recall_jax.data.readers import DataFormatError
+from recall_jax.errors import ConfigError
 from recall_jax.data.download import ensure_dataset, resolve_data_root
 from recall_jax.data.synthetic import make_synthetic
 
@@ -71,7 +73,8 @@ def _resolve_path(data_config: ml_collections.ConfigDict, path: str) -> Path | N
 
 def _load_generic(data_config: ml_collections.ConfigDict) -> SequenceDataset:
     if not data_config.interactions_path:
-        raise ValueError("data.name='generic' needs data.interactions_path")
+        raise ConfigError("config.data.name='generic' needs config.data.interactions_path ; "
+                          "give a user,item[,timestamp] file")
     return readers.read_generic(
         _resolve_path(data_config, data_config.interactions_path),
         items_path=_resolve_path(data_config, data_config.items_path),
@@ -103,7 +106,7 @@ def load_dataset(data_config: ml_collections.ConfigDict) -> SequenceDataset:
     """The dataset named by data_config.name (see module docstring for the fields)."""
     name = data_config.name
     if name not in LOADERS:
-        raise ValueError(f"unknown dataset name {name!r}; valid names: {list(DATASET_NAMES)}")
+        raise ConfigError(f"config.data.name={name!r}: expected one of {list(DATASET_NAMES)}")
     dataset = LOADERS[name](data_config)
     return dataset if dataset.name == name else dataclasses.replace(dataset, name=name)
 
@@ -114,15 +117,16 @@ def split_dataset(dataset: SequenceDataset, data_config: ml_collections.ConfigDi
     data_config.min_user_events events (the protocol line says how many were dropped)."""
     split = data_config.split
     if split not in SPLIT_NAMES:
-        raise ValueError(f"unknown split {split!r}; valid splits: {list(SPLIT_NAMES)}")
+        raise ConfigError(f"config.data.split={split!r}: expected one of {list(SPLIT_NAMES)}")
     min_events = data_config.min_user_events
     if split == "leave_one_out" and min_events < 3:
-        raise ValueError(f"data.min_user_events={min_events}: leave-one-out needs at least 3 "
+        raise ConfigError(f"config.data.min_user_events={min_events}: leave-one-out needs at least 3 "
                          "events per user (one to train on, one validation and one test target)")
     kept = splits.filter_short_users(dataset, max(min_events, 1))
     dropped = dataset.num_users - kept.num_users
     if kept.num_users == 0:
-        raise ValueError(f"{dataset.name}: no user has data.min_user_events={min_events} events")
+        raise DataFormatError(f"{dataset.name}: no user has config.data.min_user_events="
+                              f"{min_events} events ; lower it or check the data")
     if split == "leave_one_out":
         result = splits.leave_one_out_split(kept, min_events=max(min_events, 3))
     else:

@@ -14,6 +14,8 @@ import dataclasses
 import numpy as np
 
 from recall_jax.data.dataset import SequenceDataset
+from recall_jax.data.readers import DataFormatError
+from recall_jax.errors import ConfigError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,17 +100,17 @@ def leave_one_out_split(dataset: SequenceDataset, min_events: int = 3) -> Split:
 def _check_time_ordered(dataset: SequenceDataset) -> None:
     """Raise unless timestamps exist and never decrease within a user."""
     if dataset.timestamps is None:
-        raise ValueError(f"{dataset.name}: temporal_split needs timestamps, but this dataset has "
-                         f"only the event order; read a source with timestamps (e.g. "
-                         f"read_movielens_ratings, read_ml100k, read_generic with a timestamp "
-                         f"column) or use leave_one_out_split")
+        raise ConfigError(f"{dataset.name}: temporal_split (config.data.split='temporal') needs "
+                          "timestamps, but this dataset has only the event order ; read a source "
+                          "with timestamps (e.g. read_movielens_ratings, read_ml100k, "
+                          "read_generic with a timestamp column) or use leave_one_out_split")
     decreasing = np.flatnonzero(np.diff(dataset.timestamps) < 0) + 1
     # A decrease at a user's first event is just the boundary between two users.
     decreasing = decreasing[~np.isin(decreasing, dataset.offsets)]
     if len(decreasing):
         row = int(np.searchsorted(dataset.offsets, decreasing[0], side="right") - 1)
-        raise ValueError(f"{dataset.name}: user {dataset.user_raw_ids[row]!r} (row {row}) has "
-                         f"timestamps out of order; sequences must be sorted by time")
+        raise DataFormatError(f"{dataset.name}: user {dataset.user_raw_ids[row]!r} (row {row}) "
+                              "has timestamps out of order ; sequences must be sorted by time")
 
 
 def temporal_cutoffs(dataset: SequenceDataset, validation_quantile: float = 0.8,

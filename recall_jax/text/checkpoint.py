@@ -55,7 +55,8 @@ def resolve_checkpoint(name_or_path: str = "") -> pathlib.Path:
     raise CheckpointFormatError(f"text checkpoint {name_or_path!r}: no such folder")
 
 
-def _check_folder(folder: pathlib.Path) -> None:
+def check_folder(folder: pathlib.Path) -> None:
+    """Raise CheckpointFormatError unless `folder` holds config, weights and a tokenizer."""
     if not folder.is_dir():
         raise CheckpointFormatError(f"{folder}: not a checkpoint folder")
     missing = [name for name in ("config.json", "model.safetensors") if not (folder / name).is_file()]
@@ -104,7 +105,7 @@ def load_bert(folder: str | pathlib.Path, pooling: str = "mean", normalize: bool
               ) -> tuple[BertEncoder, dict, BertConfig]:
     """(module, params, bert_config) from a checkpoint folder; weights checked name by name."""
     folder = pathlib.Path(folder)
-    _check_folder(folder)
+    check_folder(folder)
     bert_config = BertConfig.from_json_file(folder / "config.json")
     from safetensors import SafetensorError  # noqa: PLC0415
     from safetensors.numpy import load_file  # noqa: PLC0415
@@ -157,7 +158,7 @@ def load_bert(folder: str | pathlib.Path, pooling: str = "mean", normalize: bool
 def load_tokenizer(folder: str | pathlib.Path):
     """The folder's tokenizer via transformers (from_pretrained on the folder, never vocab_file=)."""
     folder = pathlib.Path(folder)
-    _check_folder(folder)
+    check_folder(folder)
     from transformers import AutoTokenizer  # noqa: PLC0415
     try:
         return AutoTokenizer.from_pretrained(str(folder))

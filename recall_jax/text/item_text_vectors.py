@@ -17,6 +17,7 @@ import jax
 import numpy as np
 from absl import logging
 
+from recall_jax.errors import ConfigError
 from recall_jax.evaluation.ranking import next_power_of_two
 from recall_jax.text.checkpoint import load_bert, load_tokenizer
 
@@ -104,13 +105,15 @@ def item_text_vectors_for(config, dataset, workdir: str | pathlib.Path) -> np.nd
     model_config = config.model
     if model_config.item_tower == "id":
         return None
-    from recall_jax.text.checkpoint import resolve_checkpoint  # noqa: PLC0415
+    from recall_jax.text.checkpoint import check_folder, resolve_checkpoint  # noqa: PLC0415
     folder = resolve_checkpoint(model_config.text_checkpoint)
+    check_folder(folder)  # before hashing its files for the cache key
     fields = tuple(model_config.text_fields) or None
     texts = dataset.catalogue.item_text(fields)
     if not any(texts[1:]):
-        raise ValueError(f"{dataset.name}: the catalogue has no item text, so item_tower="
-                         f"{model_config.item_tower!r} cannot be used")
+        raise ConfigError(f"{dataset.name}: the catalogue has no item text, so "
+                          f"config.model.item_tower={model_config.item_tower!r} cannot be used "
+                          "; use item_tower='id' or a dataset with an items table")
     vectors = cached_item_text_vectors(texts[1:], folder, pathlib.Path(workdir) / "text_cache",
                                        model_config.text_pooling,
                                        model_config.text_max_length)

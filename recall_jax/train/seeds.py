@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import jax
 import ml_collections
 
+from recall_jax.errors import UsageError
 from recall_jax.evaluation.estimates import seed_summary
 from recall_jax.evaluation.report import format_markdown_table, headline_columns
 from recall_jax.train import trainer
@@ -31,9 +32,10 @@ def parse_seeds(text: str) -> list[int]:
     try:
         seeds = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise ValueError(f"--seeds must be comma-separated integers, got {text!r}") from None
+        raise UsageError(f"--seeds={text!r}: expected comma-separated integers such as 0,1,2"
+                         ) from None
     if not seeds or len(set(seeds)) != len(seeds):
-        raise ValueError(f"--seeds must name at least one seed, each once, got {text!r}")
+        raise UsageError(f"--seeds={text!r}: expected at least one seed, each once")
     return seeds
 
 

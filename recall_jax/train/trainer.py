@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import pathlib
@@ -20,7 +21,8 @@ from tqdm import tqdm
 from recall_jax.data.cold_start import cold_start_split
 from recall_jax.data.pipeline import NextItemBatches
 from recall_jax.data.registry import load_dataset, split_dataset
-from recall_jax.errors import RecallJaxError
+from recall_jax.config_validation import validate_config
+from recall_jax.errors import RecallJaxError, RunFolderError
 from recall_jax.evaluation.model_evaluation import evaluate_model
 from recall_jax.models import build_model
 from recall_jax.text.item_text_vectors import item_text_vectors_for
@@ -31,6 +33,7 @@ from recall_jax.train.losses import make_loss
 from recall_jax.train.metric_writer import MetricWriter
 from recall_jax.train.optimizer import make_optimizer
 from recall_jax.train.run_report import final_report
+from recall_jax.train.workdir import WorkdirLock, check_workdir
 
 
 @flax.struct.dataclass
@@ -140,8 +143,20 @@ def load_run_config(workdir: str | pathlib.Path) -> ml_collections.ConfigDict:
     """The config a finished run in `workdir` was trained with (its config.json)."""
     path = pathlib.Path(workdir) / "config.json"
     if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: {workdir} is not a recall_jax run folder")
-    return ml_collections.ConfigDict(json.loads(path.read_text()))
+        raise RunFolderError(f"{path} not found: {workdir} is not a recall_jax run folder ; "
+                             "give the --workdir of a run of python -m recall_jax.main")
+    try:
+        return ml_collections.ConfigDict(json.loads(path.read_text()))
+    except ValueError as error:
+        raise RunFolderError(f"{path}: not valid JSON ({error}) ; the run folder is damaged"
+                             ) from None
+
+
+def write_run_config(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> None:
+    """<workdir>/config.json, replaced atomically."""
+    temporary = workdir / "config.json.tmp"
+    temporary.write_text(config.to_json_best_effort(indent=2))
+    temporary.replace(workdir / "config.json")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -150,15 +165,21 @@ def load_run_config(workdir: str | pathlib.Path) -> ml_collections.ConfigDict:
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dict:
     """Trains, keeps the best epoch by validation NDCG@10, reports test there. Returns the report."""
     started = time.perf_counter()
-    workdir = pathlib.Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
+    # Everything that can be checked before a file is written: config, workdir, data.
+    validate_config(config, jax.device_count())
+    workdir = check_workdir(workdir)
     is_chief = jax.process_index() == 0
-    (workdir / "config.json").write_text(config.to_json_best_effort(indent=2))
     logging.info("devices: %s", jax.devices())
-
-    # Input.
     dataset = load_dataset(config.data)
     split, cold_items = split_with_cold_start(dataset, config)
+    with WorkdirLock(workdir) if is_chief else contextlib.nullcontext():
+        return _train_in_workdir(config, workdir, dataset, split, cold_items, started)
+
+
+def _train_in_workdir(config: ml_collections.ConfigDict, workdir: pathlib.Path, dataset, split,
+                      cold_items: np.ndarray | None, started: float) -> dict:
+    """train_and_evaluate once the config is valid, the data read and the workdir held."""
+    is_chief = jax.process_index() == 0
     batches = NextItemBatches(split.train, config.model.max_len, config.train.batch_size,
                               config.seed, config.train.bucket_lengths,
                               jax.process_index(), jax.process_count())
@@ -183,88 +204,91 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
 
     # Checkpoints: resume when the workdir has one.
     checkpoints = Checkpoints(workdir, keep=config.train.checkpoints_to_keep)
-    progress = {"next_epoch": 0, "best_epoch": -1, "best_metric": -math.inf, "history": [],
-                "train_seconds": 0.0, "wall_seconds": 0.0, "truncated": False}
-    restored = checkpoints.restore_latest(abstract_state)
-    if restored is not None:
-        state, saved_progress = restored
-        progress.update(saved_progress)
-        progress["truncated"] = False  # decided anew by this invocation's limit
-        logging.info("resumed from epoch %d", progress["next_epoch"] - 1)
+    with contextlib.closing(checkpoints):  # also on errors: orbax's threads end cleanly
+        progress = {"next_epoch": 0, "best_epoch": -1, "best_metric": -math.inf, "history": [],
+                    "train_seconds": 0.0, "wall_seconds": 0.0, "truncated": False}
+        restored = checkpoints.restore_latest(abstract_state)
+        if restored is not None:
+            state, saved_progress = restored
+            progress.update(saved_progress)
+            progress["truncated"] = False  # decided anew by this invocation's limit
+            logging.info("resumed from epoch %d", progress["next_epoch"] - 1)
+        # Written only once the workdir's checkpoints (if any) fit this config.
+        if is_chief:
+            write_run_config(config, workdir)
 
-    writer = MetricWriter(workdir, enabled=is_chief)
-    selection_metric = config.train.selection_metric
-    epochs_without_gain = evaluations_since_best(progress)
+        writer = MetricWriter(workdir, enabled=is_chief)
+        selection_metric = config.train.selection_metric
+        epochs_without_gain = evaluations_since_best(progress)
 
-    # Loop.
-    for epoch in range(progress["next_epoch"], config.train.num_epochs):
-        if epochs_without_gain >= config.train.early_stopping_patience:
-            logging.info("early stop: no validation gain for %d evaluations", epochs_without_gain)
-            break
-        if wall_clock_limit_reached(progress, config.train.max_train_minutes):
-            # A safety stop only: the model now depends on the machine's speed, and every
-            # output of the run says so.
-            logging.warning("stop: wall-clock safety limit of %.0f min reached; the run is "
-                            "marked truncated", config.train.max_train_minutes)
-            progress["truncated"] = True
-            break
-        epoch_start = time.perf_counter()
-        losses = []
-        bar = tqdm(batches.epoch(epoch), total=steps_per_epoch, desc=f"epoch {epoch}",
-                   disable=not (is_chief and config.train.progress_bar), leave=False)
-        sequences = 0
-        with jax.set_mesh(mesh):
-            for index, batch in enumerate(bar):
-                state, step_metrics = train_step(state, sharding.global_batch(batch, mesh))
-                losses.append(step_metrics["loss"])
-                sequences += config.train.batch_size
-                if (index + 1) % config.train.log_every_steps == 0 or index + 1 == steps_per_epoch:
-                    recent = float(np.mean(jax.device_get(losses[-config.train.log_every_steps:])))
-                    if not math.isfinite(recent):
-                        raise NonFiniteLossError(
-                            f"loss became {recent} at epoch {epoch}, step {int(state.step)}; the "
-                            f"last good checkpoint in {checkpoints.root} is untouched. Lower "
-                            "optimizer.learning_rate or check the data.")
-                    rate = sequences / (time.perf_counter() - epoch_start)
-                    bar.set_postfix(loss=f"{recent:.4f}", seq_per_s=f"{rate:.0f}")
-                    writer.write(int(state.step), {"train/loss": recent,
-                                                   "train/sequences_per_second": rate})
-        epoch_seconds = time.perf_counter() - epoch_start
-        progress["train_seconds"] += epoch_seconds
-        record = {"epoch": epoch, "loss": float(np.mean(jax.device_get(losses))),
-                  "seconds": epoch_seconds}
+        # Loop.
+        for epoch in range(progress["next_epoch"], config.train.num_epochs):
+            if epochs_without_gain >= config.train.early_stopping_patience:
+                logging.info("early stop: no validation gain for %d evaluations", epochs_without_gain)
+                break
+            if wall_clock_limit_reached(progress, config.train.max_train_minutes):
+                # A safety stop only: the model now depends on the machine's speed, and every
+                # output of the run says so.
+                logging.warning("stop: wall-clock safety limit of %.0f min reached; the run is "
+                                "marked truncated", config.train.max_train_minutes)
+                progress["truncated"] = True
+                break
+            epoch_start = time.perf_counter()
+            losses = []
+            bar = tqdm(batches.epoch(epoch), total=steps_per_epoch, desc=f"epoch {epoch}",
+                       disable=not (is_chief and config.train.progress_bar), leave=False)
+            sequences = 0
+            with jax.set_mesh(mesh):
+                for index, batch in enumerate(bar):
+                    state, step_metrics = train_step(state, sharding.global_batch(batch, mesh))
+                    losses.append(step_metrics["loss"])
+                    sequences += config.train.batch_size
+                    if (index + 1) % config.train.log_every_steps == 0 or index + 1 == steps_per_epoch:
+                        recent = float(np.mean(jax.device_get(losses[-config.train.log_every_steps:])))
+                        if not math.isfinite(recent):
+                            raise NonFiniteLossError(
+                                f"loss became {recent} at epoch {epoch}, step {int(state.step)}; the "
+                                f"last good checkpoint in {checkpoints.root} is untouched. Lower "
+                                "optimizer.learning_rate or check the data.")
+                        rate = sequences / (time.perf_counter() - epoch_start)
+                        bar.set_postfix(loss=f"{recent:.4f}", seq_per_s=f"{rate:.0f}")
+                        writer.write(int(state.step), {"train/loss": recent,
+                                                       "train/sequences_per_second": rate})
+            epoch_seconds = time.perf_counter() - epoch_start
+            progress["train_seconds"] += epoch_seconds
+            record = {"epoch": epoch, "loss": float(np.mean(jax.device_get(losses))),
+                      "seconds": epoch_seconds}
 
-        is_last = epoch + 1 == config.train.num_epochs
-        is_best = False
-        if (epoch + 1) % config.train.eval_every_epochs == 0 or is_last:
-            metrics, _ = evaluate_model(model, state.params, split.validation, config.eval,
-                                        config.train.bucket_lengths, mesh)
-            record.update({f"validation/{k}": v for k, v in metrics.items()})
-            is_best = metrics[selection_metric] > progress["best_metric"]
-            if is_best:
-                progress["best_metric"] = metrics[selection_metric]
-                progress["best_epoch"] = epoch
-                epochs_without_gain = 0
-            else:
-                epochs_without_gain += 1
-            writer.write(int(state.step), {f"validation/{k}": v for k, v in metrics.items()
-                                           if k != "num_users"})
-            logging.info("epoch %d: loss %.4f, validation %s %.4f (best %.4f at epoch %d), %.1fs",
-                         epoch, record["loss"], selection_metric, metrics[selection_metric],
-                         progress["best_metric"], progress["best_epoch"], epoch_seconds)
-        progress["history"].append(record)
-        progress["next_epoch"] = epoch + 1
-        progress["wall_seconds"] += time.perf_counter() - epoch_start
-        checkpoints.save(epoch, state, progress, is_best)
+            is_last = epoch + 1 == config.train.num_epochs
+            is_best = False
+            if (epoch + 1) % config.train.eval_every_epochs == 0 or is_last:
+                metrics, _ = evaluate_model(model, state.params, split.validation, config.eval,
+                                            config.train.bucket_lengths, mesh)
+                record.update({f"validation/{k}": v for k, v in metrics.items()})
+                is_best = metrics[selection_metric] > progress["best_metric"]
+                if is_best:
+                    progress["best_metric"] = metrics[selection_metric]
+                    progress["best_epoch"] = epoch
+                    epochs_without_gain = 0
+                else:
+                    epochs_without_gain += 1
+                writer.write(int(state.step), {f"validation/{k}": v for k, v in metrics.items()
+                                               if k != "num_users"})
+                logging.info("epoch %d: loss %.4f, validation %s %.4f (best %.4f at epoch %d), %.1fs",
+                             epoch, record["loss"], selection_metric, metrics[selection_metric],
+                             progress["best_metric"], progress["best_epoch"], epoch_seconds)
+            progress["history"].append(record)
+            progress["next_epoch"] = epoch + 1
+            progress["wall_seconds"] += time.perf_counter() - epoch_start
+            checkpoints.save(epoch, state, progress, is_best)
 
-    # Final report at the best validation epoch.
-    restored_best = checkpoints.restore_best(abstract_state)
-    best_state = restored_best[0] if restored_best is not None else state
-    report = final_report(config, model, best_state.params, split, dataset, progress, workdir,
-                          mesh, started, cold_items, text_vectors)
-    writer.close()
-    checkpoints.close()
-    return report
+        # Final report at the best validation epoch.
+        restored_best = checkpoints.restore_best(abstract_state)
+        best_state = restored_best[0] if restored_best is not None else state
+        report = final_report(config, model, best_state.params, split, dataset, progress,
+                              workdir, mesh, started, cold_items, text_vectors)
+        writer.close()
+        return report
 
 
 def split_with_cold_start(dataset, config):
@@ -296,6 +320,6 @@ def restore_best_params(config: ml_collections.ConfigDict, workdir: str | pathli
     finally:
         checkpoints.close()
     if restored is None:
-        raise FileNotFoundError(f"{pathlib.Path(workdir) / 'checkpoints' / 'best'} holds no "
-                                "checkpoint: train first (python -m recall_jax.main ...)")
+        raise RunFolderError(f"{pathlib.Path(workdir) / 'checkpoints' / 'best'} holds no "
+                             "checkpoint ; train first (python -m recall_jax.main ...)")
     return model, restored[0].params, mesh
