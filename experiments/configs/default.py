@@ -59,6 +59,9 @@ def get_config() -> ml_collections.ConfigDict:
     config.data.delimiter = ","
     config.data.has_header = True
     config.data.text_columns = ()  # (): every non-id column of the items table
+    # Items of the interactions without a row in movies.dat / u.item / the items table:
+    # False: a DataFormatError; True: a warning, and they get empty text fields.
+    config.data.allow_missing_item_text = False
     config.data.synthetic = ml_collections.ConfigDict(dict(
         num_users=500, num_items=200, num_topics=8, mean_length=30, seed=0))
 

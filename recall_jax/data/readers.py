@@ -8,7 +8,9 @@ the year, `year`, and `genres` joined by ", ").
 Supported formats:
 
 * `read_sasrec_file`: the SASRec benchmark file `ml-1m.txt` (`user item` per line, each user's
-  lines in time order, ids from 1). Internal item id = benchmark id.
+  lines in time order, ids from 1). Internal item ids number the distinct benchmark ids in
+  increasing order, so internal id = benchmark id when the ids are 1..N without gaps (as in the
+  published file); ids are never used as array sizes, so any id up to 18 digits is fine.
 * `read_chrono_user_lines`: one line per user, `UserID MovieID MovieID ...` in time order.
 * `read_movielens_ratings`: the official ML-1M/ML-10M `ratings.dat`
   (`UserID::MovieID::Rating::Timestamp`).
@@ -30,7 +32,27 @@ Items file (optional): a delimited table with a header that includes an `item` c
 other columns (or `text_columns`) become `catalogue.text_fields`. Standard CSV quoting is
 allowed here, so titles may contain the delimiter. When it is given, its row order defines the
 internal item ids (so items never interacted with still get an id) and every interacted item
-must appear in it; without it, items are numbered in order of first appearance.
+must appear in it (see "Item text" below); without it, items are numbered in order of first
+appearance. With `has_header=False`, a first line whose fields include `user` and `item` is
+refused as a header that the configuration forgot (set `data.has_header=True`).
+
+Text rules (every reader)
+------------------------
+Lines end at a line feed (byte 0x0A) only, and a carriage return before it is dropped; other
+characters that `str.splitlines` would treat as line breaks (U+0085, U+001C..U+001E, ...) stay
+part of the line. A UTF-8 byte-order mark at the start of a file is ignored; a UTF-16 one is
+rejected. Interaction files and the generic items table are UTF-8. MovieLens metadata
+(`movies.dat`, `u.item`, `u.genre`) is latin-1, except that a file whose bytes are valid UTF-8
+and contain non-ASCII characters is decoded as UTF-8 (and logged): such bytes are almost never
+meant as latin-1 (they would read as mojibake like "CafÃ©"), while a real latin-1 file with
+accented letters is practically never valid UTF-8.
+
+Item text: every item of the interactions must have a row in the metadata file given
+(`movies.dat`, `u.item` or the generic items table); otherwise a `DataFormatError` names the
+file, how many items lack a row and the first few ids. With `allow_missing_item_text=True`
+(config `data.allow_missing_item_text`) a warning counts them and they get empty text fields
+(in the generic format they are appended after the table's items, in order of first
+appearance).
 
 Malformed input raises `DataFormatError` naming the file, the 1-based line number, the
 offending text and what was expected.
@@ -40,26 +62,32 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import io
 import itertools
 import os
 import re
 from pathlib import Path
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
+from absl import logging
 
 from recall_jax.data.dataset import ItemCatalogue, SequenceDataset, offsets_from_owners
 from recall_jax.errors import DataNotFoundError, RecallJaxError
 
 DATA_ROOT_VARIABLE = "RECALL_JAX_DATA"
 MAX_INTEGER_DIGITS = 18  # Anything longer would overflow int64.
+MISSING_IDS_SHOWN = 5  # Missing-item messages list this many ids.
+UTF8_BOM = b"\xef\xbb\xbf"
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+_ASCII_SPACE = " \t\n\r\v\f"
+_INTEGER = re.compile(r"[0-9]{1,%d}" % MAX_INTEGER_DIGITS)
 ML100K_GENRES = (
     "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime",
     "Documentary", "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance",
     "Sci-Fi", "Thriller", "War", "Western",
 )
-_TITLE_WITH_YEAR = re.compile(r"^(?P<title>.*?)\s*\((?P<year>\d{4})\)\s*$")
+# ASCII: U+0085 etc. (latin-1 bytes) are part of a title, not space to trim.
+_TITLE_WITH_YEAR = re.compile(r"^(?P<title>.*?)\s*\((?P<year>\d{4})\)\s*$", re.ASCII)
 
 
 class DataFormatError(RecallJaxError, ValueError):
@@ -71,7 +99,8 @@ class DataFormatError(RecallJaxError, ValueError):
 
 
 def _read_bytes(path: str | os.PathLike) -> bytes:
-    """The whole file; missing files raise FileNotFoundError, empty ones DataFormatError."""
+    """The whole file without a leading UTF-8 BOM; missing files raise DataNotFoundError, empty
+    or UTF-16 ones DataFormatError."""
     path = Path(path)
     if not path.is_file():
         configured = os.environ.get(DATA_ROOT_VARIABLE)
@@ -80,6 +109,11 @@ def _read_bytes(path: str | os.PathLike) -> bytes:
             f"folder holding ml-1m/ and ml-100k/ (currently "
             f"{configured if configured else 'unset'}), or pass the correct path.")
     raw = path.read_bytes()
+    if raw.startswith(_UTF16_BOMS):
+        raise DataFormatError(
+            f"{path}: line 1: UTF-16 byte-order mark {raw[:2]!r}; expected UTF-8 text (latin-1 "
+            f"for MovieLens metadata): save the file as UTF-8")
+    raw = raw.removeprefix(UTF8_BOM)
     if not raw.strip():
         raise DataFormatError(f"{path}: line 1: the file is empty; expected at least one record")
     return raw
@@ -94,6 +128,33 @@ def _decode(raw: bytes, path: Path, encoding: str) -> str:
         raise DataFormatError(
             f"{path}: line {line_number}: undecodable bytes {raw[error.start:error.end]!r} "
             f"(tried encoding {encoding!r}); expected {encoding} text") from None
+
+
+def _decode_metadata(raw: bytes, path: Path) -> str:
+    """MovieLens metadata text: latin-1, or UTF-8 when the bytes are valid UTF-8 with non-ASCII
+    characters (see the module docstring)."""
+    if raw.isascii():
+        return raw.decode("ascii")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+    logging.info("%s: valid UTF-8 with non-ASCII characters, decoded as UTF-8 (not latin-1)",
+                 path)
+    return text
+
+
+def _text_lines(text: str) -> list[str]:
+    """Lines split at line feeds only, each without a trailing carriage return.
+
+    Unlike str.splitlines, U+0085, U+001C..U+001E etc. (latin-1 bytes 0x85, 0x1c..) stay in.
+    """
+    return [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
+
+
+def _is_blank(line: str) -> bool:
+    """Only ASCII whitespace (control characters such as U+0085 are content)."""
+    return not line.strip(_ASCII_SPACE)
 
 
 def _line_text(raw: bytes, line_number: int, limit: int = 120) -> str:
@@ -227,26 +288,33 @@ def _with_padding(values: Sequence[str]) -> np.ndarray:
 
 def split_title_and_year(title: str) -> tuple[str, str]:
     """'Toy Story (1995)' -> ('Toy Story', '1995'); titles without a year keep year ''."""
-    match = _TITLE_WITH_YEAR.match(title.strip())
+    title = title.strip(_ASCII_SPACE)
+    match = _TITLE_WITH_YEAR.match(title)
     if match is None:
-        return title.strip(), ""
+        return title, ""
     return match.group("title"), match.group("year")
+
+
+def _metadata_lines(path: Path) -> Iterable[tuple[int, str]]:
+    """(1-based line number, text) of each non-blank line of a MovieLens metadata file."""
+    text = _decode_metadata(_read_bytes(path), path)
+    for line_number, line in enumerate(_text_lines(text), start=1):
+        if not _is_blank(line):
+            yield line_number, line
 
 
 def read_movies_dat(movies_path: str | os.PathLike) -> dict[int, tuple[str, str, str]]:
     """MovieID -> (title, year, genres joined by ', ') from ML-1M `movies.dat` (latin-1)."""
     path = Path(movies_path)
-    text = _decode(_read_bytes(path), path, "latin-1")
-    movies = {}
+    movies, first_lines = {}, {}
     expected = "'MovieID::Title (Year)::Genre|Genre'"
-    for line_number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
+    for line_number, line in _metadata_lines(path):
         fields = line.split("::")
         if len(fields) != 3:
             raise _format_error(path, line_number,
                                 f"{len(fields)} fields instead of 3 in line", line, expected)
         movie_id = _parse_one_integer(fields[0], path, line_number, line, expected)
+        _check_first_listing(movie_id, first_lines, path, line_number, line, "MovieID")
         title, year = split_title_and_year(fields[1])
         movies[movie_id] = (title, year, ", ".join(g for g in fields[2].strip().split("|") if g))
     return movies
@@ -254,24 +322,58 @@ def read_movies_dat(movies_path: str | os.PathLike) -> dict[int, tuple[str, str,
 
 def _parse_one_integer(field: str, path: Path, line_number: int, line: str,
                        expected: str) -> int:
-    if not field.strip().isdigit():
+    """A non-negative integer of ASCII digits (str.isdigit would also accept e.g. '²')."""
+    if _INTEGER.fullmatch(field.strip(_ASCII_SPACE)) is None:
         raise _format_error(path, line_number, "non-integer id in line", line, expected)
     return int(field)
 
 
-def _movie_text_fields(original_ids: Sequence[str],
-                       movies: dict[int, tuple[str, str, str]]) -> dict[str, np.ndarray]:
+def _check_first_listing(key: int, first_lines: dict[int, int], path: Path, line_number: int,
+                         line: str, name: str) -> None:
+    """Record that `key` is listed at `line_number`; a second listing raises DataFormatError."""
+    if key in first_lines:
+        raise _format_error(path, line_number, f"{name} {key} listed again in line", line,
+                            f"each {name} once (first listed at line {first_lines[key]})")
+    first_lines[key] = line_number
+
+
+def _shown_ids(ids: Sequence[str]) -> str:
+    """The first MISSING_IDS_SHOWN ids, comma-separated, with '...' when there are more."""
+    shown = ", ".join(str(i) for i in ids[:MISSING_IDS_SHOWN])
+    return shown + (", ..." if len(ids) > MISSING_IDS_SHOWN else "")
+
+
+def _report_missing_text(missing: Sequence[str], num_items: int, text_path: Path,
+                         data_path: Path, allow_missing: bool) -> None:
+    """Items without a metadata row: DataFormatError, or a warning when `allow_missing`."""
+    found = (f"{len(missing)} of the {num_items} items of {data_path} have no row "
+             f"(ids {_shown_ids(missing)})")
+    if allow_missing:
+        logging.warning("%s: %s; they get empty text (data.allow_missing_item_text=True)",
+                        text_path, found)
+        return
+    raise DataFormatError(f"{text_path}: {found}; expected a row for every item, or set "
+                          f"data.allow_missing_item_text=True to give them empty text")
+
+
+def _movie_text_fields(original_ids: Sequence[str], movies: dict[int, tuple[str, str, str]],
+                       movies_path: Path, data_path: Path,
+                       allow_missing: bool) -> dict[str, np.ndarray]:
     """title/year/genres columns aligned with internal ids (padding row first)."""
-    rows = [movies.get(int(raw_id), ("", "", "")) if raw_id.isdigit() else ("", "", "")
-            for raw_id in original_ids]
+    known = [raw_id.isdigit() and int(raw_id) in movies for raw_id in original_ids]
+    if not all(known):
+        missing = [raw_id for raw_id, ok in zip(original_ids, known) if not ok]
+        _report_missing_text(missing, len(original_ids), movies_path, data_path, allow_missing)
+    rows = [movies[int(raw_id)] if ok else ("", "", "")
+            for raw_id, ok in zip(original_ids, known)]
     return {name: _with_padding([row[column] for row in rows])
             for column, name in enumerate(("title", "year", "genres"))}
 
 
-def _movie_catalogue(original_ids: Sequence[str],
-                     movies_path: str | os.PathLike | None) -> ItemCatalogue:
+def _movie_catalogue(original_ids: Sequence[str], movies_path: str | os.PathLike | None,
+                     data_path: Path, allow_missing: bool) -> ItemCatalogue:
     text_fields = {} if movies_path is None else _movie_text_fields(
-        original_ids, read_movies_dat(movies_path))
+        original_ids, read_movies_dat(movies_path), Path(movies_path), data_path, allow_missing)
     return ItemCatalogue(raw_ids=_with_padding(original_ids), text_fields=text_fields)
 
 
@@ -311,8 +413,10 @@ def _mapped_raw_ids(benchmark_ids: np.ndarray, map_path: str | os.PathLike | Non
 
 def read_sasrec_file(path: str | os.PathLike, item_map_path: str | os.PathLike | None = None,
                      movies_path: str | os.PathLike | None = None,
-                     user_map_path: str | os.PathLike | None = None) -> SequenceDataset:
-    """SASRec benchmark file (`user item` per line, time order); internal item id = benchmark id.
+                     user_map_path: str | os.PathLike | None = None,
+                     allow_missing_item_text: bool = False) -> SequenceDataset:
+    """SASRec benchmark file (`user item` per line, time order); internal ids number the
+    distinct benchmark item ids in order (= benchmark id when they are 1..N without gaps).
 
     The id maps (`benchmark_id original_id`) restore original ids; with the item map,
     `movies_path` (ML-1M movies.dat) adds titles, years and genres.
@@ -331,17 +435,21 @@ def read_sasrec_file(path: str | os.PathLike, item_map_path: str | os.PathLike |
         raise _format_error(path, line_number, "id 0 in line", _line_text(raw, line_number),
                             expected)
     user_ids, user_codes = _index_integer_ids(table[:, 0])
-    num_items = int(table[:, 1].max())
-    item_ids = np.arange(1, num_items + 1)
+    item_ids, item_codes = _index_integer_ids(table[:, 1])
+    if int(item_ids[-1]) != len(item_ids):
+        logging.info("%s: the %d distinct item ids are not 1..%d; internal ids number them in "
+                     "order (largest benchmark id %d)", path, len(item_ids), len(item_ids),
+                     int(item_ids[-1]))
     item_raw_ids = _mapped_raw_ids(item_ids, item_map_path, path, lines, table[:, 1])
     user_raw_ids = _mapped_raw_ids(user_ids, user_map_path, path, lines, table[:, 0])
-    catalogue = _movie_catalogue(item_raw_ids, movies_path)
-    return _assemble(path.stem, user_codes, np.asarray(user_raw_ids), table[:, 1], catalogue,
+    catalogue = _movie_catalogue(item_raw_ids, movies_path, path, allow_missing_item_text)
+    return _assemble(path.stem, user_codes, np.asarray(user_raw_ids), item_codes + 1, catalogue,
                      timestamps=None)
 
 
 def read_chrono_user_lines(path: str | os.PathLike,
-                           movies_path: str | os.PathLike | None = None) -> SequenceDataset:
+                           movies_path: str | os.PathLike | None = None,
+                           allow_missing_item_text: bool = False) -> SequenceDataset:
     """One line per user, `UserID MovieID MovieID ...` in time order (original ids).
 
     Users keep the file's line order; internal item ids follow sorted MovieID.
@@ -363,7 +471,8 @@ def read_chrono_user_lines(path: str | os.PathLike,
     is_item[first_token] = False
     item_ids, item_codes = _index_integer_ids(tokens.values[is_item])
     user_codes = np.repeat(np.arange(len(lines)), counts - 1)
-    catalogue = _movie_catalogue([str(i) for i in item_ids.tolist()], movies_path)
+    catalogue = _movie_catalogue([str(i) for i in item_ids.tolist()], movies_path, path,
+                                 allow_missing_item_text)
     return _assemble(path.stem, user_codes, tokens.values[first_token].astype(str),
                      item_codes + 1, catalogue, timestamps=None)
 
@@ -379,7 +488,8 @@ def _check_distinct_users(user_ids: np.ndarray, lines: np.ndarray, raw: bytes,
 
 def read_movielens_ratings(ratings_path: str | os.PathLike,
                            movies_path: str | os.PathLike | None = None,
-                           min_rating: int | None = None) -> SequenceDataset:
+                           min_rating: int | None = None,
+                           allow_missing_item_text: bool = False) -> SequenceDataset:
     """Official `ratings.dat` (`UserID::MovieID::Rating::Timestamp`), with timestamps.
 
     Each user's events are sorted by timestamp (stable: ties keep file order); users and items
@@ -390,8 +500,9 @@ def read_movielens_ratings(ratings_path: str | os.PathLike,
     _decode(raw, path, "utf-8")
     expected = "'UserID::MovieID::Rating::Timestamp' (4 integers)"
     table, _ = _integer_table(raw, path, 4, expected, separator=b"::")
-    return _ratings_dataset(path.stem, table, min_rating,
-                            lambda ids: _movie_catalogue(ids, movies_path))
+    return _ratings_dataset(
+        path.stem, table, min_rating,
+        lambda ids: _movie_catalogue(ids, movies_path, path, allow_missing_item_text))
 
 
 def _ratings_dataset(name: str, table: np.ndarray, min_rating: int | None,
@@ -407,7 +518,8 @@ def _ratings_dataset(name: str, table: np.ndarray, min_rating: int | None,
 
 
 def read_ml100k(u_data_path: str | os.PathLike,
-                u_item_path: str | os.PathLike | None = None) -> SequenceDataset:
+                u_item_path: str | os.PathLike | None = None,
+                allow_missing_item_text: bool = False) -> SequenceDataset:
     """ML-100K `u.data` (tab-separated `user item rating timestamp`), stable-sorted by time.
 
     With `u.item`, adds title/year/genres (genre names from a `u.genre` beside it if present).
@@ -419,24 +531,29 @@ def read_ml100k(u_data_path: str | os.PathLike,
 
     def make_catalogue(original_ids: list[str]) -> ItemCatalogue:
         text_fields = {} if u_item_path is None else _movie_text_fields(
-            original_ids, read_ml100k_items(u_item_path))
+            original_ids, read_ml100k_items(u_item_path), Path(u_item_path), path,
+            allow_missing_item_text)
         return ItemCatalogue(raw_ids=_with_padding(original_ids), text_fields=text_fields)
 
     return _ratings_dataset("ml-100k", table, None, make_catalogue)
 
 
 def read_ml100k_genres(u_genre_path: str | os.PathLike) -> tuple[str, ...]:
-    """Genre names in flag order from `u.genre` (`name|index` per line)."""
+    """Genre names in flag order from `u.genre` (`name|index` per line, indexes 0..n-1)."""
     path = Path(u_genre_path)
-    text = _decode(_read_bytes(path), path, "latin-1")
-    names = {}
-    for line_number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
+    names, first_lines = {}, {}
+    for line_number, line in _metadata_lines(path):
         fields = line.split("|")
-        if len(fields) != 2 or not fields[1].strip().isdigit():
+        if len(fields) != 2 or _INTEGER.fullmatch(fields[1].strip(_ASCII_SPACE)) is None:
             raise _format_error(path, line_number, "malformed line", line, "'name|index'")
+        _check_first_listing(int(fields[1]), first_lines, path, line_number, line,
+                             "genre index")
         names[int(fields[1])] = fields[0]
+    gaps = sorted(set(range(len(names))) - set(names))
+    if gaps:
+        raise DataFormatError(
+            f"{path}: genre index {gaps[0]} is missing ({len(names)} genres, largest index "
+            f"{max(names)}); expected indexes 0..{len(names) - 1}, one per genre flag of u.item")
     return tuple(names[i] for i in sorted(names))
 
 
@@ -445,19 +562,20 @@ def read_ml100k_items(u_item_path: str | os.PathLike) -> dict[int, tuple[str, st
     path = Path(u_item_path)
     genre_path = path.with_name("u.genre")
     genre_names = read_ml100k_genres(genre_path) if genre_path.is_file() else ML100K_GENRES
-    text = _decode(_read_bytes(path), path, "latin-1")
     num_fields = 5 + len(genre_names)
     expected = f"'id|title|release date|video date|url|' + {len(genre_names)} genre flags"
-    items = {}
-    for line_number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
+    items, first_lines = {}, {}
+    for line_number, line in _metadata_lines(path):
         fields = line.split("|")
         if len(fields) != num_fields:
             raise _format_error(path, line_number,
                                 f"{len(fields)} fields instead of {num_fields} in line", line,
                                 expected)
         item_id = _parse_one_integer(fields[0], path, line_number, line, expected)
+        _check_first_listing(item_id, first_lines, path, line_number, line, "item id")
+        if not set(fields[5:]) <= {"0", "1"}:
+            raise _format_error(path, line_number, "genre flag other than 0 or 1 in line", line,
+                                expected + " (each 0 or 1)")
         title, year = split_title_and_year(fields[1])
         if not year and len(fields[2]) >= 4 and fields[2][-4:].isdigit():
             year = fields[2][-4:]
@@ -506,13 +624,34 @@ def _delimited_lines(text: str, path: Path, delimiter: str, has_header: bool
     return _DelimitedLines(header, int(line_numbers[0]), kept[1:], line_numbers[1:])
 
 
+def _check_not_a_header(lines: _DelimitedLines, path: Path, delimiter: str) -> None:
+    """Without a header, a first row naming the 'user' and 'item' columns is a mistake."""
+    first = {field.strip().lower() for field in lines.rows[0].split(delimiter)}
+    if {"user", "item"} <= first:
+        raise _format_error(path, int(lines.line_numbers[0]),
+                            "has_header=False, but the first line is a header", lines.rows[0],
+                            "only data rows; set data.has_header=True (read_generic("
+                            "has_header=True)) for a file whose first line names the columns")
+
+
+def _check_distinct_columns(header: list[str], path: Path, line_number: int,
+                            delimiter: str) -> None:
+    """Each column name of a header once."""
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        raise _format_error(path, line_number, f"column(s) {repeated} named twice in header",
+                            delimiter.join(header), "each column name once")
+
+
 def _interaction_column_positions(lines: _DelimitedLines, path: Path, delimiter: str
                                   ) -> tuple[int, int, int | None, int]:
     """(user, item, timestamp or None, column count) positions in each row."""
     if lines.header is None:  # Positional: every row has 2 columns, or every row has 3.
+        _check_not_a_header(lines, path, delimiter)
         width = 3 if lines.rows[0].count(delimiter) == 2 else 2
         return 0, 1, (2 if width == 3 else None), width
     header = lines.header
+    _check_distinct_columns(header, path, lines.header_line_number, delimiter)
     missing = [name for name in ("user", "item") if name not in header]
     if missing:
         raise _format_error(path, lines.header_line_number, f"header lacks column(s) {missing}",
@@ -578,31 +717,70 @@ def _codes_in_first_appearance_order(values: np.ndarray) -> tuple[np.ndarray, np
     return distinct[order], rank[codes.reshape(-1)]
 
 
+def _csv_records(text: str, path: Path, delimiter: str) -> list[tuple[int, list[str]]]:
+    """(1-based first line, fields) of each record with a non-blank field.
+
+    Lines end at line feeds only; standard quoting (strict: a stray quote or an unclosed one
+    is an error) lets a quoted field hold the delimiter or a line break.
+    """
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    reader = csv.reader((line + "\n" for line in lines), delimiter=delimiter, strict=True)
+    records, start = [], 1
+    try:
+        for fields in reader:
+            if any(field.strip() for field in fields):
+                records.append((start, fields))
+            start = reader.line_num + 1
+    except csv.Error as error:
+        raise _format_error(path, start, f"bad CSV quoting ({error}) in record starting at line",
+                            lines[start - 1].rstrip("\r"),
+                            'fields quoted as "..." with "" for a quote inside') from None
+    return records
+
+
+def _items_header(records: list[tuple[int, list[str]]], path: Path, delimiter: str,
+                  text_columns: Sequence[str] | None) -> tuple[list[str], list[str]]:
+    """(header, text columns) of an items table; the table must have a row after the header."""
+    if not records:
+        raise DataFormatError(f"{path}: line 1: only blank or delimiter-only lines; expected a "
+                              f"header with an 'item' column, then one row per item")
+    line_number, header = records[0][0], [field.strip() for field in records[0][1]]
+    if "item" not in header:
+        raise _format_error(path, line_number, "header lacks an 'item' column",
+                            delimiter.join(header), "a header with an 'item' column")
+    _check_distinct_columns(header, path, line_number, delimiter)
+    columns = [c for c in header if c != "item"] if text_columns is None else list(text_columns)
+    unknown = [c for c in columns if c not in header]
+    if unknown:
+        raise _format_error(path, line_number, f"header lacks text column(s) {unknown}",
+                            delimiter.join(header), f"columns {columns}")
+    if len(records) == 1:
+        raise DataFormatError(f"{path}: line {line_number + 1}: no item rows after the header "
+                              f"{delimiter.join(header)!r}; expected one row per item")
+    return header, columns
+
+
 def read_items_table(items_path: str | os.PathLike, delimiter: str = ",",
                      text_columns: Sequence[str] | None = None
                      ) -> tuple[list[str], dict[str, list[str]]]:
     """(item ids in row order, text column -> values) from a delimited table with a header."""
     path = Path(items_path)
-    text = _decode(_read_bytes(path), path, "utf-8")
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    rows = [(reader.line_num, row) for row in reader if any(field.strip() for field in row)]
-    header = [field.strip() for field in rows[0][1]]
-    if "item" not in header:
-        raise _format_error(path, rows[0][0], "header lacks an 'item' column",
-                            delimiter.join(header), "a header with an 'item' column")
-    columns = [c for c in header if c != "item"] if text_columns is None else list(text_columns)
-    unknown = [c for c in columns if c not in header]
-    if unknown:
-        raise _format_error(path, rows[0][0], f"header lacks text column(s) {unknown}",
-                            delimiter.join(header), f"columns {columns}")
+    records = _csv_records(_decode(_read_bytes(path), path, "utf-8"), path, delimiter)
+    header, columns = _items_header(records, path, delimiter, text_columns)
+    item_column = header.index("item")
     item_ids, values = [], {c: [] for c in columns}
     seen = {}
-    for line_number, row in rows[1:]:
+    for line_number, row in records[1:]:
         if len(row) != len(header):
             raise _format_error(path, line_number, f"{len(row)} columns instead of "
                                 f"{len(header)} in line", delimiter.join(row),
                                 f"columns {header}")
-        item_id = row[header.index("item")].strip()
+        item_id = row[item_column].strip()
+        if not item_id:
+            raise _format_error(path, line_number, "empty item id in line", delimiter.join(row),
+                                f"an id in column 'item' of {header}")
         if item_id in seen:
             raise _format_error(path, line_number, "item listed twice", item_id,
                                 f"each item once (first at line {seen[item_id]})")
@@ -613,24 +791,42 @@ def read_items_table(items_path: str | os.PathLike, delimiter: str = ",",
     return item_ids, values
 
 
+def _missing_from_table(interactions: _InteractionColumns, item_ids: list[str], path: Path,
+                        items_path: str | os.PathLike, allow_missing: bool) -> list[str]:
+    """Interacted items without a table row, in order of first appearance (error unless
+    `allow_missing`)."""
+    absent = ~np.isin(interactions.items, np.asarray(item_ids))
+    if not absent.any():
+        return []
+    missing = _codes_in_first_appearance_order(interactions.items[absent])[0].tolist()
+    found = (f"{len(missing)} of the interacted items have no row in {items_path} "
+             f"(ids {_shown_ids(missing)})")
+    if allow_missing:
+        logging.warning("%s: %s; they get empty text (data.allow_missing_item_text=True)",
+                        path, found)
+        return missing
+    row = int(np.flatnonzero(absent)[0])
+    raise _format_error(path, int(interactions.line_numbers[row]),
+                        f"item absent from {items_path}", str(interactions.items[row]),
+                        f"every interacted item to have a row in the items table ({found}), "
+                        f"or data.allow_missing_item_text=True to give them empty text")
+
+
 def _generic_catalogue(interactions: _InteractionColumns, path: Path,
                        items_path: str | os.PathLike | None, delimiter: str,
-                       text_columns: Sequence[str] | None) -> tuple[ItemCatalogue, np.ndarray]:
+                       text_columns: Sequence[str] | None,
+                       allow_missing: bool) -> tuple[ItemCatalogue, np.ndarray]:
     """Catalogue and int32 [num_events] internal item ids of the interactions."""
     if items_path is None:
         distinct, codes = _codes_in_first_appearance_order(interactions.items)
         return ItemCatalogue(raw_ids=_with_padding(distinct.tolist())), codes + 1
     item_ids, text_values = read_items_table(items_path, delimiter, text_columns)
-    known = np.asarray(item_ids + [""])  # The sentinel "" never matches (ids are non-empty).
+    missing = _missing_from_table(interactions, item_ids, path, items_path, allow_missing)
+    item_ids = item_ids + missing
+    text_values = {c: v + [""] * len(missing) for c, v in text_values.items()}
+    known = np.asarray(item_ids)
     sorter = np.argsort(known)
-    position = np.minimum(np.searchsorted(known, interactions.items, sorter=sorter),
-                          len(known) - 1)
-    found = known[sorter[position]] == interactions.items
-    if not found.all():
-        row = int(np.flatnonzero(~found)[0])
-        raise _format_error(path, int(interactions.line_numbers[row]),
-                            f"item absent from {items_path}", str(interactions.items[row]),
-                            "every interacted item to have a row in the items table")
+    position = np.searchsorted(known, interactions.items, sorter=sorter)
     catalogue = ItemCatalogue(raw_ids=_with_padding(item_ids),
                               text_fields={c: _with_padding(v) for c, v in text_values.items()})
     return catalogue, sorter[position] + 1
@@ -638,14 +834,14 @@ def _generic_catalogue(interactions: _InteractionColumns, path: Path,
 
 def read_generic(interactions_path: str | os.PathLike,
                  items_path: str | os.PathLike | None = None, delimiter: str = ",",
-                 text_columns: Sequence[str] | None = None,
-                 has_header: bool = True) -> SequenceDataset:
+                 text_columns: Sequence[str] | None = None, has_header: bool = True,
+                 allow_missing_item_text: bool = False) -> SequenceDataset:
     """The generic delimited format described in this module's docstring."""
     path = Path(interactions_path)
     interactions = _read_interaction_columns(path, delimiter, has_header)
     timestamps = None if interactions.timestamps is None else _parse_timestamps(
         interactions.timestamps, path, interactions.line_numbers)
     catalogue, items = _generic_catalogue(interactions, path, items_path, delimiter,
-                                          text_columns)
+                                          text_columns, allow_missing_item_text)
     user_raw_ids, user_codes = _codes_in_first_appearance_order(interactions.users)
     return _assemble(path.stem, user_codes, user_raw_ids, items, catalogue, timestamps)

@@ -6,7 +6,9 @@ Every field is declared, with its default and meaning, in experiments/configs/de
   ~/.cache/recall_jax); min_rating (ml-1m-ratings, 0: all); synthetic.* (the synthetic data);
   interactions_path, items_path, delimiter, has_header, text_columns (generic; relative paths are
   taken from the data root); split ("leave_one_out" or "temporal" with validation_quantile and
-  test_quantile); min_user_events (users with fewer events are dropped before splitting).
+  test_quantile); min_user_events (users with fewer events are dropped before splitting);
+  allow_missing_item_text (items without a metadata row get empty text and a warning instead
+  of a DataFormatError).
 """
 
 from __future__ import annotations
@@ -42,25 +44,29 @@ def _load_ml1m_sasrec(data_config: ml_collections.ConfigDict) -> SequenceDataset
     return readers.read_sasrec_file(
         folder / "ml-1m.txt", item_map_path=item_map,
         movies_path=_optional(folder, "movies.dat") if item_map else None,
-        user_map_path=_optional(folder, "sas_to_original_users.txt"))
+        user_map_path=_optional(folder, "sas_to_original_users.txt"),
+        allow_missing_item_text=data_config.allow_missing_item_text)
 
 
 def _load_ml1m_chrono_all(data_config: ml_collections.ConfigDict) -> SequenceDataset:
     folder = _folder(data_config, "ml-1m", ("ml-1m-chrono-all.txt",))
-    return readers.read_chrono_user_lines(folder / "ml-1m-chrono-all.txt",
-                                          movies_path=_optional(folder, "movies.dat"))
+    return readers.read_chrono_user_lines(
+        folder / "ml-1m-chrono-all.txt", movies_path=_optional(folder, "movies.dat"),
+        allow_missing_item_text=data_config.allow_missing_item_text)
 
 
 def _load_ml1m_ratings(data_config: ml_collections.ConfigDict) -> SequenceDataset:
     folder = _folder(data_config, "ml-1m", ("ratings.dat",))
-    return readers.read_movielens_ratings(folder / "ratings.dat",
-                                          movies_path=_optional(folder, "movies.dat"),
-                                          min_rating=data_config.min_rating or None)
+    return readers.read_movielens_ratings(
+        folder / "ratings.dat", movies_path=_optional(folder, "movies.dat"),
+        min_rating=data_config.min_rating or None,
+        allow_missing_item_text=data_config.allow_missing_item_text)
 
 
 def _load_ml100k(data_config: ml_collections.ConfigDict) -> SequenceDataset:
     folder = _folder(data_config, "ml-100k", ("u.data",))
-    return readers.read_ml100k(folder / "u.data", u_item_path=_optional(folder, "u.item"))
+    return readers.read_ml100k(folder / "u.data", u_item_path=_optional(folder, "u.item"),
+                               allow_missing_item_text=data_config.allow_missing_item_text)
 
 
 def _resolve_path(data_config: ml_collections.ConfigDict, path: str) -> Path | None:
@@ -80,7 +86,8 @@ def _load_generic(data_config: ml_collections.ConfigDict) -> SequenceDataset:
         items_path=_resolve_path(data_config, data_config.items_path),
         delimiter=data_config.delimiter,
         text_columns=tuple(data_config.text_columns) or None,
-        has_header=data_config.has_header)
+        has_header=data_config.has_header,
+        allow_missing_item_text=data_config.allow_missing_item_text)
 
 
 def _load_synthetic(data_config: ml_collections.ConfigDict) -> SequenceDataset:
