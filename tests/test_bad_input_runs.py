@@ -13,6 +13,7 @@ import os
 import pathlib
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -409,3 +410,27 @@ def test_cli_compare_with_a_missing_model_folder(tmp_path):
     assert last.startswith("recall_jax: RunFolderError: config.compare.dot_model_workdir=")
     assert "Traceback" not in result.stderr
     assert len(result.stderr.splitlines()) < 30  # no pages of orbax shutdown noise
+
+
+def test_cli_second_run_on_a_busy_workdir_stops_at_once(tmp_path):
+    """Two real processes: the second names the first's pid and leaves its files alone."""
+    workdir = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    first = subprocess.Popen([sys.executable, "-m", "recall_jax.main", f"--config={TINY}",
+                              f"--workdir={workdir}", "--config.train.num_epochs=50"],
+                             cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 180
+        while not (workdir / LOCK_FILE).is_file() or not (workdir / LOCK_FILE).read_text():
+            assert first.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+        second = run_cli("-m", "recall_jax.main", f"--config={TINY}", f"--workdir={workdir}")
+        assert second.returncode == 2
+        assert f"recall_jax: WorkdirError: --workdir {workdir} is in use by another run: " \
+               f"pid {first.pid}" in second.stderr
+        assert "Traceback" not in second.stderr
+        assert first.poll() is None  # the first run carries on
+    finally:
+        first.kill()
+        first.wait()
