@@ -182,7 +182,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
     abstract_state = sharded_abstract_state(state, state_shardings)
 
     # Checkpoints: resume when the workdir has one.
-    checkpoints = Checkpoints(workdir, keep=config.train.checkpoints_to_keep)
+    checkpoints = Checkpoints(workdir, keep=config.train.checkpoints_to_keep, config=config)
     progress = {"next_epoch": 0, "best_epoch": -1, "best_metric": -math.inf, "history": [],
                 "train_seconds": 0.0, "wall_seconds": 0.0, "truncated": False}
     restored = checkpoints.restore_latest(abstract_state)
@@ -190,6 +190,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
         state, saved_progress = restored
         progress.update(saved_progress)
         progress["truncated"] = False  # decided anew by this invocation's limit
+        if checkpoints.fallback_notes:  # newer invalid checkpoints were skipped (and logged)
+            progress["checkpoint_fallbacks"] = (list(progress.get("checkpoint_fallbacks", []))
+                                                + checkpoints.fallback_notes)
         logging.info("resumed from epoch %d", progress["next_epoch"] - 1)
 
     writer = MetricWriter(workdir, enabled=is_chief)
@@ -290,7 +293,7 @@ def restore_best_params(config: ml_collections.ConfigDict, workdir: str | pathli
     # Shapes only: the parameters come from the checkpoint, nothing is initialised.
     _, abstract, shardings = _state_initializer(model, optimizer, config, mesh, example)
     abstract_state = sharded_abstract_state(abstract, shardings)
-    checkpoints = Checkpoints(workdir, keep=config.train.checkpoints_to_keep)
+    checkpoints = Checkpoints(workdir, keep=config.train.checkpoints_to_keep, config=config)
     try:
         restored = checkpoints.restore_best(abstract_state)
     finally:
