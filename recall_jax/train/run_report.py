@@ -62,6 +62,10 @@ def protocol_line(config, dataset, split, progress) -> str:
         line += (f" TRUNCATED: stopped by the wall-clock safety limit "
                  f"(train.max_train_minutes={config.train.max_train_minutes:g}), so this model "
                  "depends on the speed of the machine.")
+    fallbacks = progress.get("checkpoint_fallbacks", [])
+    if fallbacks:
+        line += (f" Resumed past {len(fallbacks)} invalid checkpoint(s), training again from "
+                 "the newest valid one (details in run_summary.json).")
     return line
 
 
@@ -147,6 +151,7 @@ def final_report(config, model, params, split, dataset, progress, workdir, mesh=
             scheduled_epochs=config.train.num_epochs, seed=config.seed,
             invocation_seconds=(time.perf_counter() - started) if started is not None else None,
             devices=[str(device) for device in jax.devices()], jax_version=jax.__version__,
-            command=config.command)
+            command=config.command,
+            checkpoint_fallbacks=progress.get("checkpoint_fallbacks", []))
         (workdir / "run_summary.json").write_text(json.dumps(summary, indent=1))
     return report

@@ -203,7 +203,7 @@ def _train_in_workdir(config: ml_collections.ConfigDict, workdir: pathlib.Path, 
     abstract_state = sharded_abstract_state(state, state_shardings)
 
     # Checkpoints: resume when the workdir has one.
-    checkpoints = Checkpoints(workdir, keep=config.train.checkpoints_to_keep)
+    checkpoints = Checkpoints(workdir, keep=config.train.checkpoints_to_keep, config=config)
     with contextlib.closing(checkpoints):  # also on errors: orbax's threads end cleanly
         progress = {"next_epoch": 0, "best_epoch": -1, "best_metric": -math.inf, "history": [],
                     "train_seconds": 0.0, "wall_seconds": 0.0, "truncated": False}
@@ -212,6 +212,9 @@ def _train_in_workdir(config: ml_collections.ConfigDict, workdir: pathlib.Path, 
             state, saved_progress = restored
             progress.update(saved_progress)
             progress["truncated"] = False  # decided anew by this invocation's limit
+            if checkpoints.fallback_notes:  # newer invalid checkpoints were skipped (and logged)
+                progress["checkpoint_fallbacks"] = (
+                    list(progress.get("checkpoint_fallbacks", [])) + checkpoints.fallback_notes)
             logging.info("resumed from epoch %d", progress["next_epoch"] - 1)
         # Written only once the workdir's checkpoints (if any) fit this config.
         if is_chief:
@@ -314,7 +317,7 @@ def restore_best_params(config: ml_collections.ConfigDict, workdir: str | pathli
     # Shapes only: the parameters come from the checkpoint, nothing is initialised.
     _, abstract, shardings = _state_initializer(model, optimizer, config, mesh, example)
     abstract_state = sharded_abstract_state(abstract, shardings)
-    checkpoints = Checkpoints(workdir, keep=config.train.checkpoints_to_keep)
+    checkpoints = Checkpoints(workdir, keep=config.train.checkpoints_to_keep, config=config)
     try:
         restored = checkpoints.restore_best(abstract_state)
     finally:
