@@ -163,6 +163,17 @@ def test_a_step_without_a_manifest_is_an_unfinished_save_and_is_skipped(tmp_path
     assert all(f"falling back to {step_folder(tmp_path, 0)}" in n for n in (first, second))
 
 
+def test_checkpoints_saved_before_manifests_still_restore_with_a_warning(tmp_path, caplog):
+    save_epochs(tmp_path, epochs=(0, 1))
+    for epoch in (0, 1):
+        (step_folder(tmp_path, epoch) / MANIFEST_NAME).unlink()
+    with caplog.at_level("WARNING"):
+        (state, _), checkpoints = restore_latest(tmp_path)
+    assert_bit_identical(state, tiny_state(1))
+    assert checkpoints.fallback_notes == []
+    assert "predates integrity manifests" in caplog.text
+
+
 def test_no_valid_checkpoint_left_raises_naming_every_folder(tmp_path):
     save_epochs(tmp_path, epochs=(0, 1))
     flip_bytes(largest_file(step_folder(tmp_path, 1)))

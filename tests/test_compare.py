@@ -10,6 +10,7 @@ import pytest
 
 from experiments.configs import synthetic_tiny
 from recall_jax import compare
+from recall_jax.errors import RunFolderError
 from recall_jax.data.registry import load_dataset
 from recall_jax.evaluation.model_evaluation import encode_users_and_items
 from recall_jax.train import trainer
@@ -115,5 +116,5 @@ def test_a_model_folder_of_the_wrong_kind_is_refused(comparison, tmp_path):
     config = config.copy_and_resolve_references()
     config.compare.models = ("cosine",)
     config.compare.cosine_model_workdir = str(workdir / "dot_model")
-    with pytest.raises(ValueError, match="not a cosine model"):
+    with pytest.raises(RunFolderError, match="not a cosine model"):
         compare.compare(config, tmp_path)

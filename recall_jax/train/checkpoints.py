@@ -105,6 +105,13 @@ def write_manifest(folder: str | pathlib.Path, config: dict | None = None) -> pa
     return target
 
 
+def _written_before_manifests(folder: pathlib.Path) -> bool:
+    """A folder of checkpoints none of which has a manifest was saved by an earlier version
+    (an unfinished save, by contrast, sits beside steps that have theirs)."""
+    steps = [path for path in folder.parent.iterdir() if path.is_dir() and path.name.isdigit()]
+    return not any((step / MANIFEST_NAME).is_file() for step in steps)
+
+
 def verify_manifest(folder: str | pathlib.Path) -> dict:
     """The manifest of `folder` once every file it lists matches; raises _InvalidCheckpoint."""
     folder = pathlib.Path(folder)
@@ -297,7 +304,12 @@ class Checkpoints:
         """Verify, compare shapes, restore. _InvalidCheckpoint for a bad step folder;
         CheckpointError for a good one from another model."""
         folder = self._folder(manager, step)
-        manifest = verify_manifest(folder)
+        if _written_before_manifests(folder):
+            logging.warning("checkpoint %s predates integrity manifests: restored unverified",
+                            folder)
+            manifest = {}
+        else:
+            manifest = verify_manifest(folder)
         differences = _shape_differences(folder, abstract_state)
         if differences:
             raise self._mismatch_error(folder, manifest, differences)
