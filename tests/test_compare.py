@@ -10,8 +10,8 @@ import pytest
 
 from experiments.configs import synthetic_tiny
 from recall_jax import compare
-from recall_jax.errors import RunFolderError
 from recall_jax.data.registry import load_dataset
+from recall_jax.errors import RunFolderError
 from recall_jax.evaluation.model_evaluation import encode_users_and_items
 from recall_jax.train import trainer
 
