@@ -244,50 +244,35 @@ def test_text_model_folder_that_does_not_exist(tmp_path, capsys):
                    "config.model.text_checkpoint=", "no such folder")
 
 
-def test_text_tower_on_data_without_text(tmp_path, capsys):
-    """The synthetic catalogue has text; a generic file without an items table has none."""
+def small_generic_file(tmp_path) -> pathlib.Path:
+    """Six users with four events each, user,item only: no timestamps, no items table."""
     interactions = tmp_path / "events.csv"
     interactions.write_text("user,item\n" + "".join(f"u{u},i{(u + k) % 7}\n" for u in range(6)
                                                    for k in range(4)))
-    config = tiny(data__name="generic", data__interactions_path=str(interactions),
-                  model__item_tower="id+text")
-    workdir = tmp_path / "run"
-    expect_failure(capsys, lambda: trainer.train_and_evaluate(config, workdir), 2,
-                   "config.model.item_tower='id+text'", "no item text")
-    assert not workdir.exists()
+    return interactions
 
 
-# ----------------------------------------------------------------------------------------------
 # Data reached through a run (readers have their own suite in test_bad_input_data.py).
-def test_missing_interactions_file(tmp_path, capsys):
-    config = tiny(data__name="generic", data__interactions_path=str(tmp_path / "none.csv"))
+GENERIC_RUN_CASES = [
+    ({"model__item_tower": "id+text"}, 2, ("config.model.item_tower='id+text'", "no item text")),
+    ({"data__split": "temporal"}, 2, ("config.data.split='temporal'", "timestamps")),
+    ({"data__min_user_events": 50}, 1, ("DataFormatError", "config.data.min_user_events=50")),
+    ({"data__interactions_path": "none.csv"}, 1, ("DataNotFoundError", "none.csv",
+                                                  "no such file")),
+]
+
+
+@pytest.mark.parametrize("fields, status, fragments", GENERIC_RUN_CASES,
+                         ids=["text_tower_without_text", "temporal_without_timestamps",
+                              "no_user_long_enough", "missing_interactions_file"])
+def test_generic_data_that_cannot_serve_the_config(tmp_path, capsys, fields, status, fragments):
+    fields = {"data__interactions_path": str(small_generic_file(tmp_path)), **fields}
+    if fields["data__interactions_path"] == "none.csv":
+        fields["data__interactions_path"] = str(tmp_path / "none.csv")
+    config = tiny(data__name="generic", **fields)
     workdir = tmp_path / "run"
-    expect_failure(capsys, lambda: trainer.train_and_evaluate(config, workdir), 1,
-                   "DataNotFoundError", "none.csv", "no such file")
-    assert not workdir.exists()
-
-
-def test_temporal_split_without_timestamps(tmp_path, capsys):
-    interactions = tmp_path / "events.csv"
-    interactions.write_text("user,item\n" + "".join(f"u{u},i{k}\n" for u in range(5)
-                                                   for k in range(4)))
-    config = tiny(data__name="generic", data__interactions_path=str(interactions),
-                  data__split="temporal")
-    workdir = tmp_path / "run"
-    expect_failure(capsys, lambda: trainer.train_and_evaluate(config, workdir), 2,
-                   "config.data.split='temporal'", "timestamps")
-    assert not workdir.exists()
-
-
-def test_no_user_long_enough(tmp_path, capsys):
-    interactions = tmp_path / "events.csv"
-    interactions.write_text("user,item\n" + "".join(f"u{u},i{k}\n" for u in range(5)
-                                                   for k in range(4)))
-    config = tiny(data__name="generic", data__interactions_path=str(interactions),
-                  data__min_user_events=50)
-    workdir = tmp_path / "run"
-    expect_failure(capsys, lambda: trainer.train_and_evaluate(config, workdir), 1,
-                   "DataFormatError", "config.data.min_user_events=50")
+    expect_failure(capsys, lambda: trainer.train_and_evaluate(config, workdir), status,
+                   *fragments)
     assert not workdir.exists()
 
 
