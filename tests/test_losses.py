@@ -134,3 +134,38 @@ def test_chunked_full_softmax_gradient_matches_automatic_differentiation(chunk_s
     for g, e in zip(got, expected):
         np.testing.assert_allclose(np.asarray(g), np.asarray(e), atol=1e-6)
     assert np.all(np.asarray(got[1])[0] == 0)  # the padding row gets no gradient
+
+
+# ----------------------------------------------------------------------------------------------
+# Negative samplers: exact distributions at O(draws) cost.
+def test_uniform_shared_negatives_cover_every_item_and_never_padding():
+    draws = np.asarray(losses.uniform_shared_negatives(jax.random.PRNGKey(0), 7, 70_000))
+    assert draws.min() == 1 and draws.max() == 7
+    counts = np.bincount(draws, minlength=8)[1:]
+    np.testing.assert_allclose(counts / len(draws), 1 / 7, atol=0.01)
+
+
+def test_popularity_negatives_follow_the_training_frequencies():
+    frequency = np.array([0.0, 0.5, 0.3, 0.15, 0.05, 0.0])  # item 5 never trained on
+    log_probability = np.log(np.maximum(frequency, 1e-12))
+    cdf = jnp.asarray(losses.item_cdf(log_probability))
+    draws = np.asarray(losses.popularity_negatives(jax.random.PRNGKey(1), cdf, 200_000))
+    shares = np.bincount(draws, minlength=6) / len(draws)
+    assert shares[0] == 0.0 and shares[5] < 1e-4
+    np.testing.assert_allclose(shares[1:5], frequency[1:5], atol=0.005)
+
+
+def test_in_batch_negatives_are_uniform_over_real_positions():
+    targets = jnp.array([[0, 0, 3, 4], [0, 5, 5, 6]])  # 5 real positions, item 5 twice
+    draws = np.asarray(losses.in_batch_negatives(jax.random.PRNGKey(2), targets, 100_000))
+    assert (draws != 0).all()
+    shares = np.bincount(draws, minlength=7) / len(draws)
+    np.testing.assert_allclose(shares[[3, 4, 5, 6]], [0.2, 0.2, 0.4, 0.2], atol=0.01)
+
+
+def test_sampled_softmax_logq_matches_what_the_popularity_sampler_draws():
+    """The correction uses the sampler's own probabilities: Q = num_sampled * p(item)."""
+    frequency = np.array([0.0, 0.4, 0.4, 0.2])
+    log_probability = jnp.log(jnp.maximum(jnp.asarray(frequency), 1e-12))
+    cdf = losses.item_cdf(np.asarray(log_probability))
+    np.testing.assert_allclose(np.diff(cdf, prepend=0.0), frequency[1:], rtol=1e-6)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from recall_jax.data.dataset import PADDING_ITEM
 
@@ -128,24 +129,61 @@ def logq_corrected_logits(logits: jax.Array, log_sampling_probability: jax.Array
     return logits - log_sampling_probability
 
 
+def uniform_shared_negatives(rng: jax.Array, num_items: int, count: int) -> jax.Array:
+    """`count` item ids drawn uniformly from 1..num_items (never padding): O(count)."""
+    return jax.random.randint(rng, (count,), 1, num_items + 1, dtype=jnp.int32)
+
+
+def item_cdf(log_item_probability) -> np.ndarray:
+    """float32 [num_items]: cumulative probability of items 1..num_items (summed in float64),
+    for inverse-CDF draws; padding (row 0) is never drawn."""
+    probability = np.exp(np.asarray(log_item_probability, np.float64)[1:])
+    cdf = np.cumsum(probability)
+    return (cdf / cdf[-1]).astype(np.float32)
+
+
+def popularity_negatives(rng: jax.Array, cdf: jax.Array, count: int) -> jax.Array:
+    """`count` item ids drawn with probability proportional to popularity, by inverse CDF
+    (a binary search per draw, O(count log num_items), instead of a Gumbel draw per item)."""
+    uniform = jax.random.uniform(rng, (count,), dtype=cdf.dtype)
+    index = jnp.searchsorted(cdf, uniform, side="right")
+    return (jnp.minimum(index, cdf.shape[0] - 1) + 1).astype(jnp.int32)
+
+
+def in_batch_negatives(rng: jax.Array, targets: jax.Array, count: int) -> jax.Array:
+    """Targets of `count` positions drawn uniformly among the batch's non-padding positions
+    (so an item's chance follows its frequency in the batch)."""
+    flat_targets = targets.reshape(-1)
+    valid_before = jnp.cumsum(flat_targets != PADDING_ITEM)  # [positions]
+    draws = jax.random.randint(rng, (count,), 0, jnp.maximum(valid_before[-1], 1))
+    positions = jnp.searchsorted(valid_before, draws, side="right")
+    return flat_targets[jnp.minimum(positions, flat_targets.shape[0] - 1)]
+
+
 def sampled_softmax_loss(users: jax.Array, items: jax.Array, targets: jax.Array, rng: jax.Array,
                          *, log_item_probability: jax.Array, num_sampled: int,
                          num_in_batch: int, sampler: str = "uniform",
-                         logq_correction: bool = True) -> jax.Array:
+                         logq_correction: bool = True, cdf: jax.Array | None = None
+                         ) -> jax.Array:
     """Softmax over the target plus shared negatives, with logQ correction.
 
-    Negatives: `num_sampled` items drawn with replacement from `sampler` ("uniform", or
-    "popularity" following `log_item_probability` [num_items + 1], the training frequency) plus
-    `num_in_batch` targets of other positions in the batch (positions drawn uniformly, so an item's
-    chance follows its frequency). Q(item) = expected number of times the item is a candidate; it
-    corrects target and negative logits alike. A candidate equal to the position's own target is
-    an accidental hit and is removed, never counted as a negative.
+    Negatives: `num_sampled` items drawn with replacement from `sampler` ("uniform" by randint,
+    or "popularity" by inverse CDF of `log_item_probability` [num_items + 1], the training
+    frequency; `cdf` = item_cdf(log_item_probability), computed here when not given) plus
+    `num_in_batch` targets of other positions in the batch (positions drawn uniformly, so an
+    item's chance follows its frequency). Q(item) = expected number of times the item is a
+    candidate; it corrects target and negative logits alike. A candidate equal to the
+    position's own target is an accidental hit and is removed, never counted as a negative.
     """
     num_items = items.shape[0] - 1
     if sampler == "uniform":
         sampler_probability = jnp.full((num_items + 1,), 1.0 / num_items).at[PADDING_ITEM].set(0.0)
     elif sampler == "popularity":
-        sampler_probability = jnp.exp(log_item_probability)
+        if cdf is None:
+            cdf = jnp.asarray(item_cdf(log_item_probability))
+        sampler_probability = jnp.diff(cdf, prepend=0.0).astype(jnp.float32)
+        sampler_probability = jnp.concatenate([jnp.zeros((1,), jnp.float32),
+                                               sampler_probability])
     else:
         raise ValueError(f"unknown negative sampler {sampler!r}: use 'uniform' or 'popularity'")
     if not (num_sampled or num_in_batch):
@@ -157,14 +195,11 @@ def sampled_softmax_loss(users: jax.Array, items: jax.Array, targets: jax.Array,
     sampled_rng, in_batch_rng = jax.random.split(rng)
     candidates = []
     if num_sampled:
-        candidates.append(jax.random.categorical(
-            sampled_rng, jnp.log(jnp.maximum(sampler_probability, 1e-30)).at[PADDING_ITEM].set(
-                NEGATIVE_INFINITY), shape=(num_sampled,)))
+        candidates.append(uniform_shared_negatives(sampled_rng, num_items, num_sampled)
+                          if sampler == "uniform"
+                          else popularity_negatives(sampled_rng, cdf, num_sampled))
     if num_in_batch:
-        flat_targets = targets.reshape(-1)
-        weights = jnp.where(flat_targets != PADDING_ITEM, 0.0, NEGATIVE_INFINITY)
-        positions = jax.random.categorical(in_batch_rng, weights, shape=(num_in_batch,))
-        candidates.append(flat_targets[positions])
+        candidates.append(in_batch_negatives(in_batch_rng, targets, num_in_batch))
     candidates = jnp.concatenate(candidates)  # [num_candidates]
 
     return sampled_softmax_with_candidates(users, items, targets, candidates,
@@ -204,11 +239,14 @@ def make_loss(loss_config, log_item_probability: jax.Array | None = None) -> Los
         if log_item_probability is None:
             raise ValueError("sampled_softmax needs item log-probabilities (training popularity)")
 
+        cdf = jnp.asarray(item_cdf(log_item_probability))  # once, in float64
+
         def loss(users, items, targets, rng):
             return sampled_softmax_loss(
                 users, items, targets, rng, log_item_probability=log_item_probability,
                 num_sampled=loss_config.num_sampled, num_in_batch=loss_config.num_in_batch,
-                sampler=loss_config.sampler, logq_correction=loss_config.logq_correction)
+                sampler=loss_config.sampler, logq_correction=loss_config.logq_correction,
+                cdf=cdf)
         return loss
     raise ValueError(f"unknown loss {name!r}: use full_softmax, sampled_softmax or "
                      "binary_cross_entropy")
