@@ -174,7 +174,7 @@ def _check_train_and_eval(p: _Problems) -> None:
     for field in ("num_epochs", "batch_size", "eval_every_epochs", "early_stopping_patience",
                   "checkpoints_to_keep", "log_every_steps"):
         p.integer(f"train.{field}", 1)
-    p.integers("train.bucket_lengths", 1)
+    p.integers("train.bucket_lengths", 1, nonempty=False)
     p.number("train.max_train_minutes", 0.0, float("inf"))
     p.integers("eval.ks", 1)
     for field in ("batch_size", "user_chunk", "item_chunk", "content_history"):

@@ -106,7 +106,8 @@ def get_config() -> ml_collections.ConfigDict:
     config.train = ml_collections.ConfigDict()
     config.train.num_epochs = 100  # with the schedule, this alone fixes the model
     config.train.batch_size = 128
-    config.train.bucket_lengths = (16, 32, 48, 64, 96, 128, 160, 200)
+    # Batch widths for length bucketing; (): derived from the training lengths' quantiles.
+    config.train.bucket_lengths = ()
     config.train.eval_every_epochs = 1
     config.train.selection_metric = "NDCG@10"
     config.train.early_stopping_patience = 10

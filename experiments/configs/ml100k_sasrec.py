@@ -8,4 +8,5 @@ def get_config():
     config.data.name = "ml-100k"
     config.model.max_len = 200
     config.train.batch_size = 64
+    config.train.bucket_lengths = (16, 32, 48, 64, 96, 128, 160, 200)
     return config

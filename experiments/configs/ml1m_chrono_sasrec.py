@@ -14,4 +14,6 @@ def get_config():
     config.data.name = "ml-1m-chrono-all"
     config.train.num_epochs = 70
     config.optimizer.learning_rate = 3e-3
+    # ML-1M's buckets, as in every published run of this config (batch composition follows them).
+    config.train.bucket_lengths = (16, 32, 48, 64, 96, 128, 160, 200)
     return config

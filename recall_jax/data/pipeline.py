@@ -27,6 +27,29 @@ def last_items_matrix(offsets: np.ndarray, items: np.ndarray, width: int) -> np.
     return np.where(valid, values, PADDING_ITEM).astype(np.int32)
 
 
+BUCKET_QUANTILES = (0.2, 0.4, 0.6, 0.8, 0.9, 0.95, 0.99, 1.0)
+
+
+def derived_bucket_lengths(lengths: np.ndarray, max_len: int, multiple: int = 8
+                           ) -> tuple[int, ...]:
+    """Bucket widths from the data: the lengths' quantiles (BUCKET_QUANTILES) rounded up to a
+    multiple of `multiple`, capped at max_len, plus max_len itself."""
+    lengths = np.minimum(np.asarray(lengths, np.int64), max_len)
+    if len(lengths) == 0:
+        return (max_len,)
+    quantiles = np.quantile(lengths, BUCKET_QUANTILES, method="higher")
+    widths = {min(max_len, int(-(-max(int(q), 1) // multiple) * multiple)) for q in quantiles}
+    return tuple(sorted(widths | {max_len}))
+
+
+def padding_share(lengths: np.ndarray, bucket_lengths: Sequence[int]) -> float:
+    """Share of the tokens of bucketed batches that are padding (full batches assumed)."""
+    widths = np.asarray(sorted(bucket_lengths))
+    lengths = np.minimum(np.asarray(lengths, np.int64), widths[-1])
+    padded = widths[bucket_for_lengths(lengths, widths)]
+    return float(1.0 - lengths.sum() / max(padded.sum(), 1))
+
+
 def bucket_for_lengths(lengths: np.ndarray, bucket_lengths: Sequence[int]) -> np.ndarray:
     """Index of the smallest bucket that holds each length (lengths above the last bucket go there)."""
     buckets = np.asarray(sorted(bucket_lengths))
@@ -36,6 +59,7 @@ def bucket_for_lengths(lengths: np.ndarray, bucket_lengths: Sequence[int]) -> np
 class NextItemBatches:
     """Seeded, length-bucketed next-item training batches, split across hosts.
 
+    Without bucket_lengths, the widths come from the training lengths (derived_bucket_lengths).
     Every epoch visits every user with at least two training items exactly once. Batches are
     [batch_size, bucket_len]; the last batch of a bucket is filled with empty rows (all padding,
     which the losses ignore) so shapes stay fixed and nothing is dropped.
@@ -51,13 +75,16 @@ class NextItemBatches:
         self.seed = seed
         self.process_index = process_index
         self.process_count = process_count
-        self.bucket_lengths = tuple(sorted(set(bucket_lengths or (max_len,)) | {max_len}))
-        if self.bucket_lengths[0] < 1:
-            raise ValueError(f"bucket lengths must be positive, got {self.bucket_lengths}")
         trainable = np.flatnonzero(dataset.lengths >= 2)
         windows = last_items_matrix(dataset.offsets, dataset.items, max_len + 1)[trainable]
         self.windows = windows  # [num_trainable_users, max_len + 1]
         input_lengths = np.minimum(dataset.lengths[trainable] - 1, max_len)
+        if not bucket_lengths:  # none given: from the training lengths
+            bucket_lengths = derived_bucket_lengths(input_lengths, max_len)
+        self.bucket_lengths = tuple(sorted(set(bucket_lengths) | {max_len}))
+        if self.bucket_lengths[0] < 1:
+            raise ValueError(f"bucket lengths must be positive, got {self.bucket_lengths}")
+        self.padding_share = padding_share(input_lengths, self.bucket_lengths)
         self.bucket_of_user = bucket_for_lengths(input_lengths, self.bucket_lengths)
 
     @property

@@ -8,7 +8,8 @@ from collections.abc import Callable, Sequence
 import jax
 import numpy as np
 
-from recall_jax.data.pipeline import bucket_for_lengths, evaluation_inputs
+from recall_jax.data.pipeline import (bucket_for_lengths, derived_bucket_lengths,
+                                      evaluation_inputs)
 from recall_jax.data.splits import EvaluationSet
 from recall_jax.evaluation.metrics import ranking_metrics
 from recall_jax.evaluation.protocol import Exclusions, seen_item_exclusions
@@ -59,8 +60,9 @@ def encode_histories(encode_last: Callable[[np.ndarray], jax.Array], inputs: np.
     padded to `batch_size` rows so each bucket width compiles once.
     """
     max_len = inputs.shape[1]
-    widths = tuple(sorted(set(bucket_lengths) | {max_len}))
     lengths = np.sum(inputs != 0, axis=1)
+    widths = tuple(sorted(set(bucket_lengths or derived_bucket_lengths(lengths, max_len))
+                          | {max_len}))
     bucket = bucket_for_lengths(lengths, widths)
     vectors = None
     for index, width in enumerate(widths):

@@ -185,9 +185,10 @@ def _train_in_workdir(config: ml_collections.ConfigDict, workdir: pathlib.Path, 
                               jax.process_index(), jax.process_count())
     steps_per_epoch = batches.num_batches()
     total_steps = steps_per_epoch * config.train.num_epochs
-    logging.info("%s: %d users, %d items, %d events; %d training sequences, %d steps/epoch",
-                 dataset.name, dataset.num_users, dataset.num_items, dataset.num_events,
-                 batches.num_sequences, steps_per_epoch)
+    logging.info("%s: %d users, %d items, %d events; %d training sequences, %d steps/epoch; "
+                 "batch widths %s (%.1f%% of tokens are padding)", dataset.name,
+                 dataset.num_users, dataset.num_items, dataset.num_events, batches.num_sequences,
+                 steps_per_epoch, batches.bucket_lengths, 100 * batches.padding_share)
 
     # Mesh, model, optimizer, sharded state.
     mesh = sharding.make_mesh(config.mesh.model_parallelism)
