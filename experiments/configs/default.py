@@ -135,6 +135,8 @@ def get_config() -> ml_collections.ConfigDict:
     config.mesh.model_parallelism = 1
     # (regex on parameter path, partition spec); unmatched parameters are replicated.
     config.mesh.parameter_rules = (("item_embedding/embedding", ("model", None)),)
+    # A rule that cannot split its parameter is an error; True: replicate it with a warning.
+    config.mesh.replicate_unsplittable = False
 
     config.compare = compare_section()
     return config

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import numpy as np
 
-from recall_jax.models.sequential_recommender import ITEM_TOWERS, SequentialRecommender
+from recall_jax.models.sequential_recommender import (ITEM_TOWERS, SequentialRecommender,
+                                                      padded_rows)
 
 ENCODER_IS_CAUSAL = {"sasrec": True, "bert4rec": False}
 
 
-def text_table_initializer(text_vectors: np.ndarray):
-    """An initializer returning [num_items + 2, dim]: zero padding row, the items' text vectors
-    (rows 1..num_items, given as text_vectors[1:]), and a zero row for [MASK]."""
+def text_table_initializer(text_vectors: np.ndarray, rows: int | None = None):
+    """An initializer returning [rows, dim] (default num_items + 2): zero padding row, the
+    items' text vectors (rows 1..num_items, given as text_vectors[1:]), a zero row for [MASK],
+    and zero rows up to `rows` (tables padded to split evenly over the mesh)."""
     table = np.concatenate([np.zeros((1, text_vectors.shape[1]), np.float32),
                             np.asarray(text_vectors[1:], np.float32),
                             np.zeros((1, text_vectors.shape[1]), np.float32)])
+    if rows is not None:
+        table = np.concatenate([table, np.zeros((rows - len(table), table.shape[1]),
+                                                np.float32)])
 
     def init(rng, shape):
         del rng
@@ -24,12 +29,14 @@ def text_table_initializer(text_vectors: np.ndarray):
     return init
 
 
-def build_model(model_config, num_items: int, text_vectors: np.ndarray | None = None
-                ) -> SequentialRecommender:
+def build_model(model_config, num_items: int, text_vectors: np.ndarray | None = None,
+                table_rows_multiple: int = 1) -> SequentialRecommender:
     """The two-tower model named by `model_config.name` ("sasrec" causal, "bert4rec" bidirectional).
 
     text_vectors: [num_items + 1, text_dim] (row 0 ignored), needed when
-    model_config.item_tower is "text" or "id+text".
+    model_config.item_tower is "text" or "id+text". table_rows_multiple: per-item tables get
+    extra rows up to a multiple of this (the model-axis size), so they always split evenly;
+    those rows are never scored, sampled or looked up.
     """
     if model_config.name not in ENCODER_IS_CAUSAL:
         raise ValueError(f"unknown model {model_config.name!r}; known: {sorted(ENCODER_IS_CAUSAL)}")
@@ -42,7 +49,8 @@ def build_model(model_config, num_items: int, text_vectors: np.ndarray | None = 
     text_kwargs = {}
     if item_tower != "id":
         text_kwargs = dict(text_dim=int(text_vectors.shape[1]),
-                           text_table_init=text_table_initializer(text_vectors))
+                           text_table_init=text_table_initializer(
+                               text_vectors, padded_rows(num_items + 2, table_rows_multiple)))
     return SequentialRecommender(
         num_items=num_items, max_len=model_config.max_len, embed_dim=model_config.embed_dim,
         num_blocks=model_config.num_blocks, num_heads=model_config.num_heads,
@@ -53,4 +61,4 @@ def build_model(model_config, num_items: int, text_vectors: np.ndarray | None = 
         tie_item_embeddings=model_config.tie_item_embeddings,
         normalize=model_config.normalize, temperature=model_config.temperature,
         item_tower=item_tower, item_id_dropout=model_config.item_id_dropout,
-        **text_kwargs)
+        table_rows_multiple=table_rows_multiple, **text_kwargs)

@@ -30,6 +30,19 @@ from recall_jax.models.transformer import TransformerBlock
 ITEM_TOWERS = ("id", "text", "id+text")
 
 
+def padded_rows(rows: int, multiple: int) -> int:
+    """`rows` rounded up to a multiple of `multiple`."""
+    return -(-rows // multiple) * multiple
+
+
+def padded_initializer(init: Callable, rows: int) -> Callable:
+    """`init` for the first `rows` rows (the same values whatever the padding), zeros after."""
+    def padded(rng, shape, dtype=jnp.float32):
+        real = init(rng, (rows,) + tuple(shape[1:]), dtype)
+        return jnp.concatenate([real, jnp.zeros((shape[0] - rows,) + tuple(shape[1:]), dtype)])
+    return padded
+
+
 def attention_mask(item_ids: jax.Array, causal: bool) -> jax.Array:
     """[batch, 1, seq_len, seq_len] boolean: query i may attend key j (key not padding, j <= i if causal)."""
     key_is_item = (item_ids != PADDING_ITEM)[:, None, None, :]
@@ -61,8 +74,10 @@ class SequentialRecommender(nn.Module):
     item_tower: str = "id"
     item_id_dropout: float = 0.0
     text_dim: int = 0
-    # (rng, shape) -> [num_items + 2, text_dim] text vectors (rows 0 and num_items + 1 zero).
+    # (rng, shape) -> [table rows, text_dim] text vectors (rows 0 and num_items + 1 zero).
     text_table_init: Callable | None = None
+    # Per-item tables get rows up to a multiple of this (the mesh's model axis), never used.
+    table_rows_multiple: int = 1
 
     def setup(self):
         if self.item_tower not in ITEM_TOWERS:
@@ -79,16 +94,20 @@ class SequentialRecommender(nn.Module):
         if uses_text and not self.tie_item_embeddings:
             raise ValueError("text item towers are always tied: set tie_item_embeddings=True")
         if uses_text:
-            self.text_table = self.param("text_table", self.text_table_init,
-                                         (self.num_items + 2, self.text_dim))
+            self.text_table = self.param(
+                "text_table", self.text_table_init,
+                (padded_rows(self.num_items + 2, self.table_rows_multiple), self.text_dim))
             self.text_projection = nn.Dense(self.embed_dim, name="text_projection")
         init = nn.initializers.normal(stddev=0.02)
         # Row 0 is padding (and, for the cloze objective, num_items + 1 is the [MASK] token).
-        self.item_embedding = nn.Embed(self.num_items + 2, self.embed_dim, embedding_init=init)
+        self.item_embedding = nn.Embed(
+            padded_rows(self.num_items + 2, self.table_rows_multiple), self.embed_dim,
+            embedding_init=padded_initializer(init, self.num_items + 2))
         self.position_embedding = nn.Embed(self.max_len, self.embed_dim, embedding_init=init)
         if not self.tie_item_embeddings:
-            self.output_item_embedding = nn.Embed(self.num_items + 1, self.embed_dim,
-                                                  embedding_init=init)
+            self.output_item_embedding = nn.Embed(
+                padded_rows(self.num_items + 1, self.table_rows_multiple), self.embed_dim,
+                embedding_init=padded_initializer(init, self.num_items + 1))
         self.input_dropout = ByteDropout(self.dropout_rate)
         self.blocks = [TransformerBlock(self.num_heads, self.mlp_ratio * self.embed_dim,
                                         self.dropout_rate, self.attention_dropout_rate,
@@ -120,7 +139,7 @@ class SequentialRecommender(nn.Module):
         elif self.tie_item_embeddings:
             table = self.item_embedding.embedding[: self.num_items + 1]
         else:
-            table = self.output_item_embedding.embedding
+            table = self.output_item_embedding.embedding[: self.num_items + 1]
         return self._project(table)
 
     def _item_rows(self, item_ids: jax.Array, id_kept: jax.Array | None = None) -> jax.Array:

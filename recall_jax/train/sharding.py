@@ -12,7 +12,10 @@ from collections.abc import Sequence
 
 import jax
 import numpy as np
+from absl import logging
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from recall_jax.errors import ConfigError
 
 DATA_AXIS = "data"
 MODEL_AXIS = "model"
@@ -43,19 +46,30 @@ def _path_string(path) -> str:
                     for key in path)
 
 
-def tree_shardings(abstract_tree, mesh: Mesh, rules: Sequence[tuple[str, Sequence]] = ()):
+def tree_shardings(abstract_tree, mesh: Mesh, rules: Sequence[tuple[str, Sequence]] = (),
+                   replicate_unsplittable: bool = False):
     """A NamedSharding per leaf: the first rule whose regex matches the leaf's path, else replicated.
 
-    A rule's spec that does not divide the leaf's shape falls back to replication, so the same
-    rules work on one CPU and on a pod slice.
+    A matching rule whose spec does not divide the leaf's shape is a ConfigError naming the
+    parameter, its shape and the mesh (per-item tables are padded so that theirs always do);
+    with replicate_unsplittable, such a leaf is replicated instead and a warning says so.
     """
     def choose(path, leaf):
         name = _path_string(path)
         for pattern, spec in rules:
             if re.search(pattern, name):
                 spec = PartitionSpec(*spec)
-                if _divides(spec, getattr(leaf, "shape", ()), mesh):
+                shape = tuple(getattr(leaf, "shape", ()))
+                if _divides(spec, shape, mesh):
                     return NamedSharding(mesh, spec)
+                problem = (f"parameter {name} of shape {shape} cannot be split as {spec} over "
+                           f"the mesh {dict(mesh.shape)} (rule {pattern!r})")
+                if not replicate_unsplittable:
+                    raise ConfigError(f"config.mesh.parameter_rules: {problem} ; change the rule "
+                                      "or config.mesh.model_parallelism, or set "
+                                      "config.mesh.replicate_unsplittable=True to replicate it")
+                logging.warning("%s: replicated instead (mesh.replicate_unsplittable)", problem)
+                return replicated(mesh)
         return replicated(mesh)
     return jax.tree_util.tree_map_with_path(choose, abstract_tree)
 

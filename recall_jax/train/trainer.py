@@ -60,7 +60,8 @@ def _state_initializer(model, optimizer, config, mesh, example_inputs: np.ndarra
                           opt_state=optimizer.init(params), rng=state_rng)
 
     abstract = jax.eval_shape(init, jax.random.PRNGKey(config.seed))
-    return init, abstract, sharding.tree_shardings(abstract, mesh, config.mesh.parameter_rules)
+    return init, abstract, sharding.tree_shardings(abstract, mesh, config.mesh.parameter_rules,
+                                                  config.mesh.replicate_unsplittable)
 
 
 def create_train_state(model, optimizer, config, mesh, example_inputs: np.ndarray):
@@ -146,10 +147,32 @@ def load_run_config(workdir: str | pathlib.Path) -> ml_collections.ConfigDict:
         raise RunFolderError(f"{path} not found: {workdir} is not a recall_jax run folder ; "
                              "give the --workdir of a run of python -m recall_jax.main")
     try:
-        return ml_collections.ConfigDict(json.loads(path.read_text()))
+        saved = json.loads(path.read_text())
     except ValueError as error:
         raise RunFolderError(f"{path}: not valid JSON ({error}) ; the run folder is damaged"
                              ) from None
+    # Fields added since the run was made take their defaults, which reproduce the old behaviour.
+    from experiments.configs import default  # noqa: PLC0415
+    config = default.get_config()
+    _merge(config, saved)
+    return config
+
+
+def _merge(config: ml_collections.ConfigDict, saved: dict) -> None:
+    with config.unlocked():
+        for name, value in saved.items():
+            if isinstance(value, dict) and isinstance(config.get(name), ml_collections.ConfigDict):
+                _merge(config[name], value)
+            elif name in config and config[name] is not None and value is not None:
+                config[name] = type(config[name])(_as_tuples(value)) if isinstance(
+                    config[name], tuple) else value
+            else:
+                config[name] = _as_tuples(value)
+
+
+def _as_tuples(value):
+    """JSON lists back to the tuples the config declares."""
+    return tuple(_as_tuples(v) for v in value) if isinstance(value, list) else value
 
 
 def write_run_config(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> None:
@@ -193,7 +216,8 @@ def _train_in_workdir(config: ml_collections.ConfigDict, workdir: pathlib.Path, 
     # Mesh, model, optimizer, sharded state.
     mesh = sharding.make_mesh(config.mesh.model_parallelism)
     text_vectors = item_text_vectors_for(config, dataset, workdir)
-    model = build_model(config.model, dataset.num_items, text_vectors)
+    model = build_model(config.model, dataset.num_items, text_vectors,
+                        table_rows_multiple=config.mesh.model_parallelism)
     optimizer = make_optimizer(config.optimizer, total_steps)
     loss_fn = make_loss(config.loss, jnp.asarray(
         item_log_probability(split.train.items, dataset.num_items)))
@@ -311,7 +335,8 @@ def restore_best_params(config: ml_collections.ConfigDict, workdir: str | pathli
     """(model, parameters at the best validation epoch, mesh) of a finished run in `workdir`."""
     mesh = sharding.make_mesh(config.mesh.model_parallelism)
     model = build_model(config.model, dataset.num_items,
-                        item_text_vectors_for(config, dataset, workdir))
+                        item_text_vectors_for(config, dataset, workdir),
+                        table_rows_multiple=config.mesh.model_parallelism)
     # Optimizer state shapes do not depend on the schedule length.
     optimizer = make_optimizer(config.optimizer, total_steps=1)
     example = np.zeros((config.train.batch_size, config.model.max_len), np.int32)
