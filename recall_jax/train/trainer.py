@@ -161,11 +161,11 @@ def load_run_config(workdir: str | pathlib.Path) -> ml_collections.ConfigDict:
 def _merge(config: ml_collections.ConfigDict, saved: dict) -> None:
     with config.unlocked():
         for name, value in saved.items():
-            if isinstance(value, dict) and isinstance(config.get(name), ml_collections.ConfigDict):
+            declared = config[name] if name in config else None
+            if isinstance(value, dict) and isinstance(declared, ml_collections.ConfigDict):
                 _merge(config[name], value)
-            elif name in config and config[name] is not None and value is not None:
-                config[name] = type(config[name])(_as_tuples(value)) if isinstance(
-                    config[name], tuple) else value
+            elif declared is not None and value is not None:
+                config[name] = tuple(_as_tuples(value)) if isinstance(declared, tuple) else value
             else:
                 config[name] = _as_tuples(value)
 
