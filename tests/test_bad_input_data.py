@@ -359,7 +359,7 @@ def test_items_table_keeps_quoted_line_breaks_and_skips_delimiter_only_rows(tmp_
     assert values["title"] == ["two\nlines", "x\x85y"]
 
 
-def test_errors_stay_fast(tmp_path):
+def test_an_error_deep_in_a_large_file_names_its_line(tmp_path):
     big = b"".join(b"%d %d\n" % (user, item) for user in range(1, 2001)
                    for item in range(1, 51)) + b"1 x\n"
     with pytest.raises(readers.DataFormatError, match="line 100001"):
