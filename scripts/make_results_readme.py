@@ -355,9 +355,15 @@ def main() -> None:
             "",
         ]
     out_folder = args.out.parent if args.out else pathlib.Path("experiments")
-    if args.cold_start is None and (out_folder / "cold_start.md").is_file():
+    cold_start_page = out_folder / "cold_start.md"
+    if args.cold_start is None and cold_start_page.is_file():
         header += ["The cold-start study (warm and cold targets for every item tower and both "
-                   "behaviour encoders) has its own page: [cold_start.md](cold_start.md).", ""]
+                   "behaviour encoders) has its own page: [cold_start.md](cold_start.md)."
+                   + ("" if "bootstrap" in cold_start_page.read_text() else
+                      " That page predates bootstrap intervals and the named seen-item policy "
+                      "(ML-1M has no test target that repeats a history item, so its figures "
+                      "are the same under every policy); `bash scripts/run_cold_start.sh` and "
+                      "`--cold-start` regenerate it with intervals."), ""]
     header.append("")
     text = "\n".join(header) + "\n".join(run_section(folder) for folder in args.runs)
     if args.comparison is not None:
