@@ -15,7 +15,8 @@ import argparse
 import pathlib
 import shutil
 
-SKIPPED_FOLDERS = {"checkpoints", "tensorboard", "text_cache", "index", "scann_index"}
+SKIPPED_FOLDERS = {"checkpoints", "tensorboard", "text_cache", "invalid"}
+SKIPPED_PREFIXES = ("scann_index",)  # saved search indexes (scann_index_dot, ...)
 SKIPPED_SUFFIXES = {".tmp", ".lock"}
 
 
@@ -25,7 +26,9 @@ def archive(source: pathlib.Path, destination: pathlib.Path, max_bytes: int) -> 
     target_root = destination / source.name
     for path in sorted(source.rglob("*")):
         relative = path.relative_to(source)
-        if not path.is_file() or SKIPPED_FOLDERS & set(relative.parts[:-1]) \
+        folders = relative.parts[:-1]
+        if not path.is_file() or SKIPPED_FOLDERS & set(folders) \
+                or any(part.startswith(SKIPPED_PREFIXES) for part in folders) \
                 or path.suffix in SKIPPED_SUFFIXES or path.name.startswith("."):
             continue
         if path.stat().st_size > max_bytes:

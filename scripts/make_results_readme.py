@@ -98,6 +98,8 @@ def run_section(folder: pathlib.Path) -> str:
     invocation = summary.get("invocation_seconds")
     commands = [summary["command"]]
     title = results["title"]
+    if config["model"]["normalize"]:
+        title += ", cosine scores"
     if seeds is not None:
         commands = [seeds["command"], f"# or one seed: {summary['command']}"]
         title += f" ({len(seeds['seeds'])} seeds)"
@@ -125,8 +127,9 @@ def run_section(folder: pathlib.Path) -> str:
         *([check] if check else []),
         f"- Wall time: {_minutes(summary['wall_seconds'])} of training and validation over "
         f"{summary['epochs_run']} of {summary['scheduled_epochs']} scheduled epochs"
+        # A finished run that is only re-reported (e.g. by --seeds) times just the report.
         + (f"; {_minutes(invocation)} for the whole command (data, compilation, final "
-           f"evaluation)" if invocation else "")
+           f"evaluation)" if invocation and invocation >= summary["wall_seconds"] else "")
         + f", on {len(summary['devices'])} device(s) ({summary['devices'][0]}), "
           f"JAX {summary['jax_version']}. The schedule, not the wall time, fixes the model"
         + (" (this run was TRUNCATED by the wall-clock safety limit)." if summary["truncated"]
