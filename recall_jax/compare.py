@@ -28,6 +28,7 @@ from recall_jax.evaluation.model_evaluation import (encode_users_and_items,  # n
 from recall_jax.evaluation.protocol import describe_policy, targets_in_history  # noqa: E402
 from recall_jax.retrieval.compare import EvaluatedUsers, ModelVectors, run_comparison  # noqa: E402
 from recall_jax.train import trainer  # noqa: E402
+from recall_jax.train.checkpoints import config_differences, flat_config  # noqa: E402
 from recall_jax.train.workdir import WorkdirLock, check_workdir  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -66,10 +67,8 @@ def _load_model(config, folder: pathlib.Path, kind: str, dataset):
     """(model, best parameters, mesh) from a run folder, checked against the comparison."""
     run_config = trainer.load_run_config(folder)
     if _comparable(run_config.data) != _comparable(config.data):
-        saved, wanted = run_config.data.to_dict(), config.data.to_dict()
-        differing = ", ".join(f"data.{name}: run {saved.get(name)!r}, comparison "
-                              f"{wanted.get(name)!r}" for name in sorted(set(saved) | set(wanted))
-                              if saved.get(name) != wanted.get(name))
+        differing = ", ".join(config_differences(flat_config({"data": run_config.data.to_dict()}),
+                                                 flat_config({"data": config.data.to_dict()})))
         raise RunFolderError(f"{folder}/config.json was trained on other data than this "
                              f"comparison uses ({differing}) ; give a run of the same data "
                              "config")

@@ -20,13 +20,13 @@ from recall_jax.evaluation.protocol import SEEN_ITEM_POLICIES
 from recall_jax.models import ENCODER_IS_CAUSAL
 from recall_jax.models.sequential_recommender import ITEM_TOWERS
 from recall_jax.models.transformer import ACTIVATIONS
+from recall_jax.text.bert import POOLINGS
+from recall_jax.train.losses import LOSS_NAMES, NEGATIVE_SAMPLERS
+from recall_jax.train.sharding import DATA_AXIS, MODEL_AXIS
 
-# Names of the choice fields that no registry module declares.
-LOSSES = ("full_softmax", "sampled_softmax", "binary_cross_entropy")
-SAMPLERS = ("uniform", "popularity")
-TEXT_POOLINGS = ("mean", "cls")
+# compare.models (recall_jax.compare.MODEL_KINDS; that module sets up devices on import).
 COMPARE_MODELS = ("dot", "cosine")
-MESH_AXES = ("data", "model")
+MESH_AXES = (DATA_AXIS, MODEL_AXIS)
 SELECTION_METRIC = re.compile(r"^(HR|Recall|NDCG|MRR)@(\d+)$")
 
 
@@ -140,7 +140,7 @@ def _check_model(p: _Problems) -> None:
     p.number("model.item_id_dropout", 0.0, 1.0, high_open=True)
     if model.item_id_dropout and model.item_tower != "id+text":
         p.add("model.item_id_dropout", "only the 'id+text' item tower drops ids; leave it 0.0")
-    p.choice("model.text_pooling", TEXT_POOLINGS)
+    p.choice("model.text_pooling", POOLINGS)
     if model.item_tower in ("text", "id+text"):
         _check_text_checkpoint(p)
 
@@ -156,10 +156,10 @@ def _check_text_checkpoint(p: _Problems) -> None:
 
 
 def _check_loss_and_optimizer(p: _Problems) -> None:
-    p.choice("loss.name", LOSSES)
+    p.choice("loss.name", LOSS_NAMES)
     p.integer("loss.num_sampled", 1)
     p.integer("loss.num_in_batch", 0)
-    p.choice("loss.sampler", SAMPLERS)
+    p.choice("loss.sampler", NEGATIVE_SAMPLERS)
     p.number("optimizer.learning_rate", 0.0, float("inf"), low_open=True)
     p.integer("optimizer.warmup_steps", 0)
     p.number("optimizer.end_learning_rate_factor", 0.0, 1.0)

@@ -34,8 +34,12 @@ class WorkdirError(UsageError):
     """The workdir is unusable: a file, read-only, or held by another run."""
 
 
+class RunFolderError(UsageError):
+    """A folder named as a finished run (compare's model folders) is not one."""
+
+
 class DataNotFoundError(RecallJaxError, FileNotFoundError):
-    """A data file, run folder or model folder that the config names does not exist."""
+    """A data file that the config names does not exist."""
 
 
 def one_line(error: BaseException) -> str:
@@ -47,7 +51,3 @@ def one_line(error: BaseException) -> str:
 def debug_requested() -> bool:
     """Whether RECALL_JAX_DEBUG asks for tracebacks of user-facing errors too."""
     return os.environ.get(DEBUG_VARIABLE, "").strip() not in ("", "0", "false", "False")
-
-
-class RunFolderError(UsageError):
-    """A folder named as a finished run (compare's model folders, --from-run) is not one."""

@@ -14,6 +14,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+POOLINGS = ("mean", "cls")
+
 
 @dataclasses.dataclass(frozen=True)
 class BertConfig:

@@ -195,7 +195,8 @@ def _shape_differences(folder: pathlib.Path, abstract_state: Any) -> list[str]:
     return differences
 
 
-def _config_differences(saved: dict, current: dict) -> list[str]:
+def config_differences(saved: dict, current: dict) -> list[str]:
+    """'field: saved X, now Y' for each flattened config field that differs."""
     def order(key: str):  # fields that set shapes first
         return (0 if key.split(".")[0] in ("model", "data", "mesh") else 1, key)
 
@@ -330,7 +331,7 @@ class Checkpoints:
         if saved is None or self.config is None:
             fields = "the config that saved it is unknown"
         else:
-            lines = _config_differences(saved, self.config)
+            lines = config_differences(saved, self.config)
             if not lines:
                 fields = (f"no config field differs from {source}, so the data (its number of "
                           "items or text vectors) must have changed")

@@ -16,6 +16,9 @@ import numpy as np
 
 from recall_jax.data.dataset import PADDING_ITEM
 
+LOSS_NAMES = ("full_softmax", "sampled_softmax", "binary_cross_entropy")
+NEGATIVE_SAMPLERS = ("uniform", "popularity")
+
 NEGATIVE_INFINITY = -1e30
 
 

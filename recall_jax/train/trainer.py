@@ -18,10 +18,10 @@ import optax
 from absl import logging
 from tqdm import tqdm
 
+from recall_jax.config_validation import validate_config
 from recall_jax.data.cold_start import cold_start_split
 from recall_jax.data.pipeline import NextItemBatches
 from recall_jax.data.registry import load_dataset, split_dataset
-from recall_jax.config_validation import validate_config
 from recall_jax.errors import RecallJaxError, RunFolderError
 from recall_jax.evaluation.model_evaluation import evaluate_model
 from recall_jax.models import build_model
@@ -163,9 +163,7 @@ def _merge(config: ml_collections.ConfigDict, saved: dict) -> None:
         for name, value in saved.items():
             declared = config[name] if name in config else None
             if isinstance(value, dict) and isinstance(declared, ml_collections.ConfigDict):
-                _merge(config[name], value)
-            elif declared is not None and value is not None:
-                config[name] = tuple(_as_tuples(value)) if isinstance(declared, tuple) else value
+                _merge(declared, value)
             else:
                 config[name] = _as_tuples(value)
 
@@ -252,7 +250,8 @@ def _train_in_workdir(config: ml_collections.ConfigDict, workdir: pathlib.Path, 
         # Loop.
         for epoch in range(progress["next_epoch"], config.train.num_epochs):
             if epochs_without_gain >= config.train.early_stopping_patience:
-                logging.info("early stop: no validation gain for %d evaluations", epochs_without_gain)
+                logging.info("early stop: no validation gain for %d evaluations",
+                             epochs_without_gain)
                 break
             if wall_clock_limit_reached(progress, config.train.max_train_minutes):
                 # A safety stop only: the model now depends on the machine's speed, and every
@@ -271,12 +270,14 @@ def _train_in_workdir(config: ml_collections.ConfigDict, workdir: pathlib.Path, 
                     state, step_metrics = train_step(state, sharding.global_batch(batch, mesh))
                     losses.append(step_metrics["loss"])
                     sequences += config.train.batch_size
-                    if (index + 1) % config.train.log_every_steps == 0 or index + 1 == steps_per_epoch:
-                        recent = float(np.mean(jax.device_get(losses[-config.train.log_every_steps:])))
+                    every = config.train.log_every_steps
+                    if (index + 1) % every == 0 or index + 1 == steps_per_epoch:
+                        recent = float(np.mean(jax.device_get(losses[-every:])))
                         if not math.isfinite(recent):
                             raise NonFiniteLossError(
-                                f"loss became {recent} at epoch {epoch}, step {int(state.step)}; the "
-                                f"last good checkpoint in {checkpoints.root} is untouched. Lower "
+                                f"loss became {recent} at epoch {epoch}, step "
+                                f"{int(state.step)}; the last good checkpoint in "
+                                f"{checkpoints.root} is untouched. Lower "
                                 "optimizer.learning_rate or check the data.")
                         rate = sequences / (time.perf_counter() - epoch_start)
                         bar.set_postfix(loss=f"{recent:.4f}", seq_per_s=f"{rate:.0f}")
@@ -302,7 +303,8 @@ def _train_in_workdir(config: ml_collections.ConfigDict, workdir: pathlib.Path, 
                     epochs_without_gain += 1
                 writer.write(int(state.step), {f"validation/{k}": v for k, v in metrics.items()
                                                if k != "num_users"})
-                logging.info("epoch %d: loss %.4f, validation %s %.4f (best %.4f at epoch %d), %.1fs",
+                logging.info("epoch %d: loss %.4f, validation %s %.4f (best %.4f at epoch %d), "
+                             "%.1fs",
                              epoch, record["loss"], selection_metric, metrics[selection_metric],
                              progress["best_metric"], progress["best_epoch"], epoch_seconds)
             progress["history"].append(record)
