@@ -98,10 +98,11 @@ def rank_evaluation_set(user_vectors: np.ndarray, item_vectors: np.ndarray,
 
 
 def encode_users_and_items(model, params, evaluation_set: EvaluationSet, batch_size: int,
-                           bucket_lengths: Sequence[int],
-                           mesh: jax.sharding.Mesh | None = None) -> tuple[np.ndarray, np.ndarray]:
+                           bucket_lengths: Sequence[int], mesh: jax.sharding.Mesh | None = None,
+                           items_on_host: bool = True) -> tuple[np.ndarray, np.ndarray | jax.Array]:
     """(user vectors [num_eval_users, dim] at each history's last position, item vectors
-    [num_items + 1, dim]) of a trained model."""
+    [num_items + 1, dim]) of a trained model; with items_on_host=False the item vectors stay a
+    jax array where the model's parameters lie (split over the mesh's model axis)."""
     if model.causal:
         inputs = evaluation_inputs(evaluation_set.histories, model.max_len)
     else:  # bidirectional (cloze-trained): the history, then one [MASK] to predict
@@ -113,17 +114,19 @@ def encode_users_and_items(model, params, evaluation_set: EvaluationSet, batch_s
         encode = functools.partial(_last_position_vectors_on_mesh, mesh)
     user_vectors = encode_histories(lambda ids: encode(model, params, ids),
                                     inputs, batch_size, bucket_lengths, mesh)
-    return user_vectors, np.asarray(_item_vectors(model, params))
+    item_vectors = _item_vectors(model, params)
+    return user_vectors, np.asarray(item_vectors) if items_on_host else item_vectors
 
 
 def evaluate_model(model, params, evaluation_set: EvaluationSet, eval_config,
                    bucket_lengths: Sequence[int], mesh: jax.sharding.Mesh | None = None
                    ) -> tuple[dict[str, float], RankingResult]:
-    """Encode each history's last position (split over `mesh`), then rank the whole catalogue;
-    (mean metrics, the ranking)."""
+    """Encode each history's last position (split over `mesh`), then rank the whole catalogue
+    (users over the mesh's data axis, items over its model axis, the item vectors never on the
+    host); (mean metrics, the ranking)."""
     user_vectors, item_vectors = encode_users_and_items(model, params, evaluation_set,
                                                         eval_config.batch_size, bucket_lengths,
-                                                        mesh)
+                                                        mesh, items_on_host=mesh is None)
     result = rank_evaluation_set(user_vectors, item_vectors, evaluation_set, eval_config, mesh)
     metrics = ranking_metrics(result.target_ranks, result.top_items, eval_config.ks,
                               num_items=evaluation_set.histories.num_items,

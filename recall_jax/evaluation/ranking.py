@@ -19,7 +19,9 @@ its rank is NOT_RANKED (-1), a miss at every cut-off. `target_ties` counts the o
 items with exactly the target's score (a diagnostic: many ties make every rank arbitrary).
 
 Memory is O(user_chunk * item_chunk): users go user_chunk at a time, items item_chunk at a time
-with a running top-K. The target's score is read from the same score block as its competitors'.
+with a running top-K. On a mesh, users are split over the "data" axis and items over the "model"
+axis; each shard keeps its own top-K and rank counts, and a merge gives exactly the
+single-device ranks and top lists. The target's score is read from the same score block as its competitors'.
 With more than one item block that takes two passes over the blocks (top lists and target
 scores first, then ranks).
 """
@@ -32,6 +34,7 @@ import functools
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import NamedSharding, PartitionSpec
 
 from recall_jax.evaluation.protocol import Exclusions
 from recall_jax.train import sharding
@@ -141,6 +144,17 @@ def _merge_top_k(best_scores, best_items, scores, item_ids, max_k: int):
     return best_scores, jnp.take_along_axis(candidate_items, positions, axis=1)
 
 
+def _merge_shard_tops(best_scores, best_items, model_axis: str, max_k: int):
+    """Every shard's top list -> the top list over all shards (the same on every shard).
+
+    Shards hold increasing item ranges and each list puts equal scores by increasing id, so
+    top_k (first of equals wins) over the lists in shard order keeps the lowest id of equals."""
+    all_scores = jax.lax.all_gather(best_scores, model_axis, axis=1, tiled=True)
+    all_items = jax.lax.all_gather(best_items, model_axis, axis=1, tiled=True)
+    best_scores, positions = jax.lax.top_k(all_scores, max_k)
+    return best_scores, jnp.take_along_axis(all_items, positions, axis=1)
+
+
 def _target_score(scores, start, targets, current):
     """The target's entry of this block's (unmasked) scores where the target lies in it."""
     block_size = scores.shape[1]
@@ -161,8 +175,14 @@ def _rank_counts(scores, rankable, item_ids, targets, target_scores):
 
 
 def _rank_blocks(block_scores, num_blocks: int, block_size: int, targets, exclusions, *,
-                 num_items: int, max_k: int):
+                 num_items: int, max_k: int, first_item=0, model_axis: str | None = None):
     """Top lists and target ranks of one user chunk; block_scores(b) -> [chunk, block_size].
+
+    Block b holds items first_item + b * block_size onwards. With `model_axis` (inside a
+    shard_map), each shard of that axis holds one contiguous range of the catalogue: the
+    target's score comes from the shard that holds it, the shards' top lists are merged (in
+    shard order, so equal scores still go by increasing item id) and rank counts are summed,
+    which gives exactly the single-device top lists and ranks.
 
     Returns top_items int32 [chunk, max_k], top_scores [chunk, max_k], ranks and ties int32
     [chunk] (targets: int32 [chunk]; every row needs a target, padding rows use item 1)."""
@@ -170,10 +190,16 @@ def _rank_blocks(block_scores, num_blocks: int, block_size: int, targets, exclus
     initial_top = (jnp.full((chunk, max_k), -jnp.inf, jnp.float32),
                    jnp.zeros((chunk, max_k), jnp.int32))
 
+    if num_blocks == 1:  # One block: score it once for both passes.
+        only_block = block_scores(0)
+        scores_of = lambda block_index: only_block  # noqa: E731
+    else:
+        scores_of = block_scores
+
     def top_and_target(carry, block_index):
         best_scores, best_items, target_scores = carry
-        start = block_index * block_size
-        scores = block_scores(block_index)
+        start = first_item + block_index * block_size
+        scores = scores_of(block_index)
         item_ids, rankable = rankable_in_block(exclusions, start, block_size, num_items)
         target_scores = _target_score(scores, start, targets, target_scores)
         best_scores, best_items = _merge_top_k(best_scores, best_items,
@@ -181,29 +207,29 @@ def _rank_blocks(block_scores, num_blocks: int, block_size: int, targets, exclus
                                                max_k)
         return (best_scores, best_items, target_scores), None
 
-    def counts(carry, block_index, scores=None):
+    def counts(carry, block_index):
         before, ties, target_scores = carry
-        start = block_index * block_size
-        scores = block_scores(block_index) if scores is None else scores
+        start = first_item + block_index * block_size
         item_ids, rankable = rankable_in_block(exclusions, start, block_size, num_items)
-        more_before, more_ties = _rank_counts(scores, rankable, item_ids, targets, target_scores)
+        more_before, more_ties = _rank_counts(scores_of(block_index), rankable, item_ids,
+                                              targets, target_scores)
         return (before + more_before, ties + more_ties, target_scores), None
 
+    def over_blocks(step, carry):
+        if num_blocks == 1:
+            return step(carry, 0)[0]
+        return jax.lax.scan(step, carry, jnp.arange(num_blocks))[0]
+
     zeros = jnp.zeros(chunk, jnp.int32)
-    target_scores = jnp.zeros(chunk, jnp.float32)
-    if num_blocks == 1:  # One block: score it once.
-        scores = block_scores(0)
-        item_ids, rankable = rankable_in_block(exclusions, 0, block_size, num_items)
-        target_scores = _target_score(scores, 0, targets, target_scores)
-        best_scores, best_items = _merge_top_k(*initial_top,
-                                               jnp.where(rankable, scores, -jnp.inf), item_ids,
-                                               max_k)
-        (before, ties, _), _ = counts((zeros, zeros, target_scores), 0, scores)
-    else:
-        blocks = jnp.arange(num_blocks)
-        (best_scores, best_items, target_scores), _ = jax.lax.scan(
-            top_and_target, (*initial_top, target_scores), blocks)
-        (before, ties, _), _ = jax.lax.scan(counts, (zeros, zeros, target_scores), blocks)
+    best_scores, best_items, target_scores = over_blocks(
+        top_and_target, (*initial_top, jnp.zeros(chunk, jnp.float32)))
+    if model_axis is not None:
+        # Only the shard holding the target has a non-zero entry: the sum is its score.
+        target_scores = jax.lax.psum(target_scores, model_axis)
+        best_scores, best_items = _merge_shard_tops(best_scores, best_items, model_axis, max_k)
+    before, ties, _ = over_blocks(counts, (zeros, zeros, target_scores))
+    if model_axis is not None:
+        before, ties = jax.lax.psum((before, ties), model_axis)
     excluded = jnp.any(exclusions == targets[:, None], axis=1)
     ranks = jnp.where(excluded, NOT_RANKED, before)
     ties = jnp.where(excluded, 0, ties)
@@ -218,6 +244,41 @@ def _rank_vector_chunk(users, targets, exclusions, item_blocks, *, num_items: in
     num_blocks, block_size, _ = item_blocks.shape
     return _rank_blocks(lambda b: dot_scores(users, item_blocks[b], audit), num_blocks,
                         block_size, targets, exclusions, num_items=num_items, max_k=max_k)
+
+
+@functools.partial(jax.jit, static_argnames=("mesh", "num_items", "max_k", "block_size",
+                                             "audit"))
+def _rank_vector_chunk_on_mesh(users, targets, exclusions, item_rows, *, mesh, num_items: int,
+                               max_k: int, block_size: int, audit: bool):
+    """`_rank_vector_chunk` over a mesh: users (and their targets and exclusions) split over the
+    data axis, item_rows [rows, dim] over the model axis in contiguous ranges of whole blocks of
+    block_size rows. Results come back whole on every device (and so every process)."""
+    def local(users, targets, exclusions, items):
+        num_blocks = items.shape[0] // block_size
+        blocks = items.reshape(num_blocks, block_size, items.shape[1])
+        first_item = jax.lax.axis_index(sharding.MODEL_AXIS) * items.shape[0]
+        outputs = _rank_blocks(lambda b: dot_scores(users, blocks[b], audit), num_blocks,
+                               block_size, targets, exclusions, num_items=num_items, max_k=max_k,
+                               first_item=first_item, model_axis=sharding.MODEL_AXIS)
+        return tuple(jax.lax.all_gather(output, sharding.DATA_AXIS, axis=0, tiled=True)
+                     for output in outputs)
+
+    by_user = PartitionSpec(sharding.DATA_AXIS)
+    # The outputs are gathered or summed over both axes, so replicated; check_vma would also
+    # ask every loop carry (the scans, the fixed-order dot) to be cast to "varying".
+    return jax.shard_map(local, mesh=mesh, out_specs=PartitionSpec(), check_vma=False,
+                         in_specs=(by_user, by_user, by_user,
+                                   PartitionSpec(sharding.MODEL_AXIS)))(
+        users, targets, exclusions, item_rows)
+
+
+@functools.partial(jax.jit, static_argnames=("rows", "mesh"))
+def _item_rows_on_mesh(item_vectors, *, rows: int, mesh):
+    """[rows, dim] float32: the item vectors, zero rows after them, split over the model axis."""
+    vectors = jnp.nan_to_num(item_vectors.astype(jnp.float32))
+    padded = jnp.pad(vectors, ((0, rows - vectors.shape[0]), (0, 0)))
+    return jax.lax.with_sharding_constraint(
+        padded, NamedSharding(mesh, PartitionSpec(sharding.MODEL_AXIS, None)))
 
 
 @functools.partial(jax.jit, static_argnames=("num_items", "max_k"))
@@ -258,6 +319,13 @@ def _check_inputs(num_users: int, num_items: int, targets, exclusions, max_k: in
         raise ValueError("max_k, user_chunk and item_chunk must be positive")
 
 
+def on_mesh(host_array: np.ndarray, placement: NamedSharding) -> jax.Array:
+    """A host array that every process holds whole -> a global array placed as `placement`
+    (each process fills only its own devices' pieces, so this works across processes)."""
+    return jax.make_array_from_callback(host_array.shape, placement,
+                                        lambda index: host_array[index])
+
+
 def _run_chunks(rank_chunk, num_users: int, targets, exclusions: Exclusions | None, max_k: int,
                 user_chunk: int, mesh) -> RankingResult:
     """Calls rank_chunk(start, stop, chunk, targets [chunk], exclusions [chunk, width]) per chunk
@@ -277,7 +345,7 @@ def _run_chunks(rank_chunk, num_users: int, targets, exclusions: Exclusions | No
                             else np.zeros((chunk, width), np.int32))
         arrays = (chunk_targets, chunk_exclusions)
         if data_sharding is not None:
-            arrays = tuple(jax.device_put(a, data_sharding) for a in arrays)
+            arrays = tuple(on_mesh(a, data_sharding) for a in arrays)
         outputs.append(rank_chunk(start, stop, chunk, *arrays))
     if not outputs:
         empty = np.zeros(0, np.int64) if with_targets else None
@@ -300,40 +368,73 @@ def rank_all_items(user_vectors, item_vectors, targets=None, exclusions: Exclusi
     user_vectors: [num_users, dim]; item_vectors: [num_items + 1, dim] (row 0 = padding);
     targets: int [num_users] in 1..num_items, or None for top lists only;
     exclusions: items removed from each user's ranking (`protocol.seen_item_exclusions`).
-    With a mesh, each chunk of users is split over its "data" axis. Numpy or jax inputs.
+    With a mesh, each chunk of users is split over its "data" axis and the items over its
+    "model" axis (item_vectors may then be a jax array already on the mesh: it never visits the
+    host); the results equal the single-device ones and every process receives them whole.
+    Numpy or jax inputs.
     """
     user_vectors = np.asarray(user_vectors, np.float32)
-    item_vectors = np.asarray(item_vectors, np.float32)
+    on_device = isinstance(item_vectors, jax.Array) and mesh is not None
+    if not on_device:
+        item_vectors = np.asarray(item_vectors, np.float32)
     if user_vectors.ndim != 2 or item_vectors.ndim != 2 or \
             user_vectors.shape[1] != item_vectors.shape[1]:
         raise ValueError(f"need user_vectors [users, dim] and item_vectors [items + 1, dim], got "
                          f"{user_vectors.shape} and {item_vectors.shape}")
-    if not (np.isfinite(user_vectors).all() and np.isfinite(item_vectors[1:]).all()):
+    items_finite = (bool(jnp.isfinite(item_vectors[1:]).all()) if on_device
+                    else np.isfinite(item_vectors[1:]).all())
+    if not (np.isfinite(user_vectors).all() and items_finite):
         raise ValueError("user and item vectors must be finite (row 0, padding, is exempt)")
     targets = None if targets is None else np.asarray(targets)
     num_users, dimension = user_vectors.shape
     num_items = len(item_vectors) - 1
     _check_inputs(num_users, num_items, targets, exclusions, max_k, user_chunk, item_chunk)
 
+    if mesh is not None:
+        return _rank_on_mesh(user_vectors, item_vectors, targets, exclusions, max_k, user_chunk,
+                             item_chunk, audit, mesh)
     block_size = min(item_chunk or num_items + 1, num_items + 1)
     num_blocks = -(-(num_items + 1) // block_size)
     item_blocks = np.zeros((num_blocks * block_size, dimension), np.float32)
     item_blocks[:num_items + 1] = np.nan_to_num(item_vectors[:num_items + 1])
-    item_blocks = item_blocks.reshape(num_blocks, block_size, dimension)
-    if mesh is not None:
-        item_blocks = jax.device_put(item_blocks, sharding.replicated(mesh))
-    else:
-        item_blocks = jnp.asarray(item_blocks)
+    item_blocks = jnp.asarray(item_blocks.reshape(num_blocks, block_size, dimension))
 
     def rank_chunk(start, stop, chunk, chunk_targets, chunk_exclusions):
         users = np.zeros((chunk, dimension), np.float32)
         users[:stop - start] = user_vectors[start:stop]
-        if mesh is not None:
-            users = jax.device_put(users, sharding.batch_sharding(mesh))
         return _rank_vector_chunk(users, chunk_targets, chunk_exclusions, item_blocks,
                                   num_items=num_items, max_k=max_k, audit=audit)
 
     return _run_chunks(rank_chunk, num_users, targets, exclusions, max_k, user_chunk, mesh)
+
+
+def _rank_on_mesh(user_vectors: np.ndarray, item_vectors, targets, exclusions, max_k: int,
+                  user_chunk: int, item_chunk: int | None, audit: bool, mesh) -> RankingResult:
+    """rank_all_items with users over the mesh's data axis and items over its model axis.
+
+    Each model shard holds a contiguous range of ceil((num_items + 1) / model) rows (rounded up
+    to whole item_chunk blocks; the zero rows after the catalogue are never ranked)."""
+    num_items = len(item_vectors) - 1
+    shards = mesh.shape[sharding.MODEL_AXIS]
+    per_shard = -(-(num_items + 1) // shards)
+    block_size = min(item_chunk or per_shard, per_shard)
+    rows = shards * block_size * -(-per_shard // block_size)
+    if isinstance(item_vectors, np.ndarray):
+        item_vectors = on_mesh(item_vectors, sharding.replicated(mesh))
+    item_rows = _item_rows_on_mesh(item_vectors, rows=rows, mesh=mesh)
+    dimension = user_vectors.shape[1]
+    user_sharding = sharding.batch_sharding(mesh)
+
+    def rank_chunk(start, stop, chunk, chunk_targets, chunk_exclusions):
+        users = np.zeros((chunk, dimension), np.float32)
+        users[:stop - start] = user_vectors[start:stop]
+        return _rank_vector_chunk_on_mesh(on_mesh(users, user_sharding), chunk_targets,
+                                          chunk_exclusions, item_rows, mesh=mesh,
+                                          num_items=num_items, max_k=max_k,
+                                          block_size=block_size, audit=audit)
+
+    return _run_chunks(rank_chunk, len(user_vectors), targets, exclusions, max_k, user_chunk,
+                       mesh)
 
 
 def rank_scores(score_chunks, num_users: int, num_items: int, targets=None,
