@@ -14,6 +14,7 @@ import jax  # noqa: E402  (after the device split above)
 from absl import flags, logging  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
+from recall_jax import distributed  # noqa: E402
 from recall_jax.cli import flag_config, run_entry_point  # noqa: E402
 from recall_jax.train import seeds, trainer  # noqa: E402
 
@@ -29,6 +30,7 @@ flags.mark_flags_as_required(["config", "workdir"])
 
 def main(argv):
     del argv
+    distributed.initialize()  # a no-op for one process
     # orbax logs every save and restore at INFO; keep the run's own log readable.
     python_logging.getLogger("absl").addFilter(
         lambda record: not record.pathname.split("/")[-3:-2] == ["orbax"]

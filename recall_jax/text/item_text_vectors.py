@@ -88,6 +88,8 @@ def cached_item_text_vectors(texts: Sequence[str], folder: str | pathlib.Path,
     vectors, rate = encode_texts(texts, folder, pooling, max_length)
     logging.info("encoded %d item texts at %.0f items/s", len(texts), rate)
     print(f"text tower: encoded {len(texts):,} item texts at {rate:,.0f} items/s")
+    if jax.process_index() != 0:  # every process encodes; the first one writes the cache
+        return vectors
     cache_dir.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".tmp.npy")
     np.save(temporary, vectors)

@@ -214,6 +214,12 @@ def config_differences(saved: dict, current: dict) -> list[str]:
 # ----------------------------------------------------------------------------------------------
 # The two managers.
 # ----------------------------------------------------------------------------------------------
+def _manager_options(keep: int, name: str) -> ocp.CheckpointManagerOptions:
+    return ocp.CheckpointManagerOptions(
+        max_to_keep=keep, create=True,
+        multiprocessing_options=ocp.options.MultiprocessingOptions(barrier_sync_key_prefix=name))
+
+
 class Checkpoints:
     def __init__(self, workdir: str | pathlib.Path, keep: int = 2, config: Any = None):
         """`config`, the current run's, is recorded in every manifest and named field by field
@@ -225,10 +231,9 @@ class Checkpoints:
         # One line per skipped checkpoint of the last restore_latest ("checkpoint ... is
         # corrupt: ...; falling back to ..."), for the run's own record.
         self.fallback_notes: list[str] = []
-        self.latest = ocp.CheckpointManager(
-            root / "latest", options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=True))
-        self.best = ocp.CheckpointManager(
-            root / "best", options=ocp.CheckpointManagerOptions(max_to_keep=1, create=True))
+        # Each manager names its own barriers: in a multi-process run both save the same step.
+        self.latest = ocp.CheckpointManager(root / "latest", options=_manager_options(keep, "latest"))
+        self.best = ocp.CheckpointManager(root / "best", options=_manager_options(1, "best"))
 
     def save(self, epoch: int, state: Any, progress: dict, is_best: bool) -> None:
         """Saves the state after `epoch` (0-based) as latest, and as best when `is_best`; once
@@ -242,7 +247,6 @@ class Checkpoints:
                 manager.delete(epoch)
             manager.save(epoch, args=ocp.args.Composite(
                 state=ocp.args.StandardSave(state), progress=ocp.args.JsonSave(progress)))
-        for manager in managers:
             manager.wait_until_finished()
         if jax.process_index() == 0:
             for manager in managers:

@@ -18,6 +18,7 @@ import optax
 from absl import logging
 from tqdm import tqdm
 
+from recall_jax import distributed
 from recall_jax.config_validation import validate_config
 from recall_jax.data.cold_start import cold_start_split
 from recall_jax.data.pipeline import NextItemBatches
@@ -188,6 +189,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
     started = time.perf_counter()
     # Everything that can be checked before a file is written: config, workdir, data.
     validate_config(config, jax.device_count())
+    distributed.check_mesh_layout(config.mesh.model_parallelism)
     workdir = check_workdir(workdir)
     is_chief = jax.process_index() == 0
     logging.info("devices: %s", jax.devices())
