@@ -19,7 +19,8 @@ from recall_jax.errors import ConfigError
 from recall_jax.evaluation.protocol import SEEN_ITEM_POLICIES
 from recall_jax.models import ENCODER_IS_CAUSAL
 from recall_jax.models.sequential_recommender import ITEM_TOWERS
-from recall_jax.models.transformer import ACTIVATIONS
+from recall_jax.models.dropout import DROPOUT_IMPLS
+from recall_jax.models.transformer import ACTIVATIONS, ATTENTION_IMPLEMENTATIONS, COMPUTE_DTYPES
 from recall_jax.text.bert import POOLINGS
 from recall_jax.train.losses import LOSS_NAMES, NEGATIVE_SAMPLERS
 from recall_jax.train.sharding import DATA_AXIS, MODEL_AXIS
@@ -27,6 +28,9 @@ from recall_jax.train.sharding import DATA_AXIS, MODEL_AXIS
 # compare.models (recall_jax.compare.MODEL_KINDS; that module sets up devices on import).
 COMPARE_MODELS = ("dot", "cosine")
 MESH_AXES = (DATA_AXIS, MODEL_AXIS)
+# train.prng_impl: jax PRNG implementations the trainer can make the run's keys with
+# (recall_jax.train.trainer, which imports this module).
+PRNG_IMPLS = ("threefry2x32", "rbg", "unsafe_rbg")
 SELECTION_METRIC = re.compile(r"^(HR|Recall|NDCG|MRR)@(\d+)$")
 
 
@@ -134,6 +138,9 @@ def _check_model(p: _Problems) -> None:
     p.number("model.dropout_rate", 0.0, 1.0, high_open=True)
     p.number("model.attention_dropout_rate", 0.0, 1.0, high_open=True)
     p.choice("model.activation", tuple(ACTIVATIONS))
+    p.choice("model.attention_implementation", ATTENTION_IMPLEMENTATIONS)
+    p.choice("model.compute_dtype", tuple(COMPUTE_DTYPES))
+    p.choice("model.dropout_impl", DROPOUT_IMPLS)
     p.number("model.temperature", 0.0, float("inf"), low_open=True)
     p.number("model.mask_rate", 0.0, 1.0, low_open=True, high_open=True)
     p.choice("model.item_tower", ITEM_TOWERS)
@@ -176,6 +183,7 @@ def _check_train_and_eval(p: _Problems) -> None:
         p.integer(f"train.{field}", 1)
     p.integers("train.bucket_lengths", 1, nonempty=False)
     p.number("train.max_train_minutes", 0.0, float("inf"))
+    p.choice("train.prng_impl", PRNG_IMPLS)
     p.integers("eval.ks", 1)
     for field in ("batch_size", "user_chunk", "item_chunk", "content_history"):
         p.integer(f"eval.{field}", 1)

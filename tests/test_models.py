@@ -7,7 +7,8 @@ import pytest
 
 from experiments.configs import default
 from recall_jax.models import build_model
-from recall_jax.models.dropout import ByteDropout, byte_threshold, random_bytes
+from recall_jax.models.dropout import (DROPOUT_IMPLS, ByteDropout, byte_threshold, make_dropout,
+                                      random_bytes)
 
 NUM_ITEMS = 50
 MAX_LEN = 12
@@ -121,3 +122,114 @@ def test_bad_model_settings_are_rejected():
         make("sasrec", activation="swishy")
     with pytest.raises(ValueError, match="dropout rate"):
         byte_threshold(1.0)
+
+
+def randomised(params, seed: int = 7, scale: float = 0.3):
+    """Every parameter redrawn, so no zero-initialised bias hides a difference."""
+    leaves, tree = jax.tree.flatten(params)
+    keys = jax.random.split(jax.random.PRNGKey(seed), len(leaves))
+    return jax.tree.unflatten(tree, [scale * jax.random.normal(key, leaf.shape)
+                                     for key, leaf in zip(keys, leaves)])
+
+
+def random_padded_histories(seed: int = 3, batch: int = 6) -> np.ndarray:
+    """[batch, MAX_LEN] random ids, left-padded to random lengths (one row all padding)."""
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(1, NUM_ITEMS + 1, (batch, MAX_LEN)).astype(np.int32)
+    for row, length in enumerate(rng.integers(0, MAX_LEN + 1, batch)):
+        ids[row, : MAX_LEN - length] = 0
+    ids[0] = 0
+    ids[1, 0] = 0  # at least one partly padded row
+    return ids
+
+
+@pytest.mark.parametrize("name", ["sasrec", "bert4rec"])
+def test_dot_product_attention_matches_the_einsum_path(name):
+    """Same parameters, same padded inputs: jax.nn.dot_product_attention keeps the boolean mask
+    (causal or bidirectional, key padding, a query always seeing itself) of the einsum path."""
+    einsum, params = make(name, attention_implementation="einsum")
+    fused, _ = make(name, attention_implementation="dot_product_attention")
+    params = randomised(params)
+    ids = random_padded_histories()
+    expected = encode(einsum, params, ids)
+    got = encode(fused, params, ids)
+    np.testing.assert_allclose(got, expected, atol=1e-5, rtol=1e-5)
+    assert np.all(np.isfinite(got))
+
+
+def test_attention_dropout_keeps_the_einsum_path_under_either_setting():
+    """dot_product_attention cannot drop weights: with attention dropout both settings draw the
+    same masks through the einsum path, so training-mode outputs are identical."""
+    outputs = []
+    for implementation in ("dot_product_attention", "einsum"):
+        model, params = make("sasrec", attention_implementation=implementation,
+                             attention_dropout_rate=0.3)
+        users, _ = model.apply({"params": params}, jnp.asarray(HISTORY), deterministic=False,
+                               rngs={"dropout": jax.random.PRNGKey(2)})
+        outputs.append(np.asarray(users))
+    np.testing.assert_array_equal(outputs[0], outputs[1])
+
+
+@pytest.mark.parametrize("name", ["sasrec", "bert4rec"])
+def test_bfloat16_compute_keeps_float32_parameters_and_outputs(name):
+    f32, params = make(name)
+    bf16, bf16_params = make(name, compute_dtype="bfloat16")
+    assert all(leaf.dtype == jnp.float32 for leaf in jax.tree.leaves(bf16_params))
+    params = randomised(params, scale=0.1)
+    ids = jnp.asarray(random_padded_histories())
+    want_users, want_items = f32.apply({"params": params}, ids)
+    users, items = bf16.apply({"params": params}, ids)
+    assert users.dtype == jnp.float32 and items.dtype == jnp.float32
+    real = np.asarray(ids != 0)
+    for got, want in ((np.asarray(users)[real], np.asarray(want_users)[real]),
+                      (np.asarray(items), np.asarray(want_items))):
+        relative = np.linalg.norm(got - want) / np.linalg.norm(want)
+        assert relative < 5e-2, relative
+    assert not np.array_equal(np.asarray(users), np.asarray(want_users))  # bf16 was used
+
+
+def test_bfloat16_train_step_has_a_finite_float32_loss():
+    from recall_jax.train import sharding  # noqa: PLC0415
+    from recall_jax.train.losses import make_loss  # noqa: PLC0415
+    from recall_jax.train.optimizer import make_optimizer  # noqa: PLC0415
+    from recall_jax.train.trainer import create_train_state, make_train_step  # noqa: PLC0415
+    config = default.get_config()
+    config.model.update(max_len=MAX_LEN, embed_dim=16, num_heads=2, compute_dtype="bfloat16")
+    model = build_model(config.model, NUM_ITEMS)
+    optimizer = make_optimizer(config.optimizer, 10)
+    mesh = sharding.make_mesh(1)
+    ids = random_padded_histories(batch=4)
+    state, shardings = create_train_state(model, optimizer, config, mesh, ids)
+    step = make_train_step(model, make_loss(config.loss), optimizer, shardings, mesh)
+    targets = np.where(ids > 0, (ids % NUM_ITEMS) + 1, 0).astype(np.int32)
+    with jax.set_mesh(mesh):
+        state, metrics = step(state, sharding.global_batch({"inputs": ids, "targets": targets},
+                                                            mesh))
+    assert metrics["loss"].dtype == jnp.float32 and np.isfinite(float(metrics["loss"]))
+    assert all(leaf.dtype == jnp.float32 for leaf in jax.tree.leaves(state.params))
+
+
+def test_bernoulli_dropout_has_the_exact_rate_where_bytes_round_it():
+    """rate 0.003: "bytes" rounds it to 1/256 = 0.0039; "bernoulli" keeps 0.003."""
+    x = jnp.ones((1000, 1000))
+    dropped = {}
+    for impl in DROPOUT_IMPLS:
+        out = make_dropout(0.003, impl).apply({}, x, deterministic=False,
+                                              rngs={"dropout": jax.random.PRNGKey(4)})
+        dropped[impl] = float(np.mean(np.asarray(out) == 0))
+        assert abs(float(out.mean()) - 1.0) < 0.01
+    assert abs(dropped["bernoulli"] - 0.003) < 3e-4, dropped
+    assert abs(dropped["bytes"] - 1 / 256) < 3e-4, dropped
+
+
+def test_bernoulli_dropout_model_trains_and_is_deterministic_at_inference():
+    model, params = make("sasrec", dropout_impl="bernoulli")
+    train = [np.asarray(model.apply({"params": params}, jnp.asarray(HISTORY),
+                                    deterministic=False, rngs={"dropout": jax.random.PRNGKey(k)})
+                        [0]) for k in (0, 1)]
+    assert np.abs(train[0] - train[1]).max() > 1e-3  # dropout is active
+    bytes_model, _ = make("sasrec")
+    np.testing.assert_array_equal(encode(model, params, HISTORY),
+                                  encode(bytes_model, params, HISTORY))
+    with pytest.raises(ValueError, match="unknown dropout implementation"):
+        make_dropout(0.1, "bits")

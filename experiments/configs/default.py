@@ -75,6 +75,15 @@ def get_config() -> ml_collections.ConfigDict:
     config.model.dropout_rate = 0.2
     config.model.attention_dropout_rate = 0.0
     config.model.activation = "gelu"  # | "gelu_tanh" | "relu"
+    # "dot_product_attention" (jax.nn.dot_product_attention; fused kernels where XLA has them)
+    # | "einsum" (explicit scores and softmax). attention_dropout_rate > 0 always uses einsum.
+    config.model.attention_implementation = "dot_product_attention"
+    # Activations and matmuls: "float32" | "bfloat16". Parameters, LayerNorm statistics, the
+    # attention softmax, the user and item vectors and the loss stay float32.
+    config.model.compute_dtype = "float32"
+    # "bytes": 8-bit keep masks, rate rounded to 1/256 (a quarter of the PRNG bits)
+    # | "bernoulli": one float draw per element, exact rate (flax nn.Dropout)
+    config.model.dropout_impl = "bytes"
     config.model.tie_item_embeddings = True
     config.model.normalize = False  # True: cosine scores divided by temperature
     config.model.temperature = 0.05
@@ -117,6 +126,9 @@ def get_config() -> ml_collections.ConfigDict:
     config.train.checkpoints_to_keep = 2
     config.train.log_every_steps = 20
     config.train.progress_bar = True
+    # PRNG of the run's keys (dropout, negatives, cloze masks, initialisation):
+    # "threefry2x32" | "rbg" | "unsafe_rbg" (faster bits on accelerators; different draws)
+    config.train.prng_impl = "threefry2x32"
 
     config.eval = ml_collections.ConfigDict()
     config.eval.ks = (10, 50, 200)

@@ -6,6 +6,7 @@ import numpy as np
 
 from recall_jax.models.sequential_recommender import (ITEM_TOWERS, SequentialRecommender,
                                                       padded_rows)
+from recall_jax.models.transformer import compute_dtype_by_name
 
 ENCODER_IS_CAUSAL = {"sasrec": True, "bert4rec": False}
 
@@ -36,7 +37,8 @@ def build_model(model_config, num_items: int, text_vectors: np.ndarray | None = 
     text_vectors: [num_items + 1, text_dim] (row 0 ignored), needed when
     model_config.item_tower is "text" or "id+text". table_rows_multiple: per-item tables get
     extra rows up to a multiple of this (the model-axis size), so they always split evenly;
-    those rows are never scored, sampled or looked up.
+    those rows are never scored, sampled or looked up. model_config.compute_dtype sets the
+    activations' dtype (parameters and the returned vectors stay float32).
     """
     if model_config.name not in ENCODER_IS_CAUSAL:
         raise ValueError(f"unknown model {model_config.name!r}; known: {sorted(ENCODER_IS_CAUSAL)}")
@@ -61,4 +63,7 @@ def build_model(model_config, num_items: int, text_vectors: np.ndarray | None = 
         tie_item_embeddings=model_config.tie_item_embeddings,
         normalize=model_config.normalize, temperature=model_config.temperature,
         item_tower=item_tower, item_id_dropout=model_config.item_id_dropout,
-        table_rows_multiple=table_rows_multiple, **text_kwargs)
+        table_rows_multiple=table_rows_multiple,
+        attention_implementation=model_config.attention_implementation,
+        dropout_impl=model_config.dropout_impl,
+        dtype=compute_dtype_by_name(model_config.compute_dtype), **text_kwargs)

@@ -13,18 +13,23 @@ With "id+text", `item_id_dropout` > 0 drops the id embedding of that share of th
 each training step (the same items on the input and output side), as in DropoutNet (Volkovs et
 al., 2017): the model then also learns to score items from their text alone, which is all that
 an item unseen in training has.
+
+Parameters are float32; `dtype` (the compute dtype, e.g. bfloat16) sets the encoder's activations
+and matmuls, while LayerNorm statistics, the attention softmax and the returned user and item
+vectors stay float32 (so scores and losses are float32).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
 from recall_jax.data.dataset import PADDING_ITEM
-from recall_jax.models.dropout import ByteDropout
+from recall_jax.models.dropout import make_dropout
 from recall_jax.models.transformer import TransformerBlock
 
 ITEM_TOWERS = ("id", "text", "id+text")
@@ -78,6 +83,9 @@ class SequentialRecommender(nn.Module):
     text_table_init: Callable | None = None
     # Per-item tables get rows up to a multiple of this (the mesh's model axis), never used.
     table_rows_multiple: int = 1
+    attention_implementation: str = "dot_product_attention"
+    dropout_impl: str = "bytes"  # "bytes" (ByteDropout) | "bernoulli" (nn.Dropout)
+    dtype: Any = jnp.float32  # compute dtype; parameters stay float32
 
     def setup(self):
         if self.item_tower not in ITEM_TOWERS:
@@ -97,23 +105,27 @@ class SequentialRecommender(nn.Module):
             self.text_table = self.param(
                 "text_table", self.text_table_init,
                 (padded_rows(self.num_items + 2, self.table_rows_multiple), self.text_dim))
-            self.text_projection = nn.Dense(self.embed_dim, name="text_projection")
+            self.text_projection = nn.Dense(self.embed_dim, dtype=self.dtype,
+                                            name="text_projection")
         init = nn.initializers.normal(stddev=0.02)
         # Row 0 is padding (and, for the cloze objective, num_items + 1 is the [MASK] token).
         self.item_embedding = nn.Embed(
             padded_rows(self.num_items + 2, self.table_rows_multiple), self.embed_dim,
-            embedding_init=padded_initializer(init, self.num_items + 2))
-        self.position_embedding = nn.Embed(self.max_len, self.embed_dim, embedding_init=init)
+            embedding_init=padded_initializer(init, self.num_items + 2), dtype=self.dtype)
+        self.position_embedding = nn.Embed(self.max_len, self.embed_dim, embedding_init=init,
+                                           dtype=self.dtype)
         if not self.tie_item_embeddings:
             self.output_item_embedding = nn.Embed(
                 padded_rows(self.num_items + 1, self.table_rows_multiple), self.embed_dim,
                 embedding_init=padded_initializer(init, self.num_items + 1))
-        self.input_dropout = ByteDropout(self.dropout_rate)
+        self.input_dropout = make_dropout(self.dropout_rate, self.dropout_impl)
         self.blocks = [TransformerBlock(self.num_heads, self.mlp_ratio * self.embed_dim,
                                         self.dropout_rate, self.attention_dropout_rate,
-                                        self.activation, name=f"block_{i}")
+                                        self.activation, self.attention_implementation,
+                                        self.dropout_impl, self.dtype, name=f"block_{i}")
                        for i in range(self.num_blocks)]
-        self.final_norm = nn.LayerNorm(epsilon=1e-6)
+        # float32 output whatever the compute dtype: the user vectors that get scored.
+        self.final_norm = nn.LayerNorm(epsilon=1e-6, dtype=jnp.float32)
 
     def encode_users(self, item_ids: jax.Array, deterministic: bool = True,
                      id_kept: jax.Array | None = None) -> jax.Array:
@@ -121,7 +133,8 @@ class SequentialRecommender(nn.Module):
 
         id_kept: optional bool [num_items + 2], False where an item's id embedding is dropped."""
         seq_len = item_ids.shape[1]
-        x = self._item_rows(item_ids, id_kept) * jnp.sqrt(self.embed_dim).astype(jnp.float32)
+        x = self._item_rows(item_ids, id_kept)
+        x = x * jnp.sqrt(self.embed_dim).astype(x.dtype)
         x = x + self.position_embedding(jnp.arange(self.max_len - seq_len, self.max_len))[None]
         x = self.input_dropout(x, deterministic=deterministic)
         is_item = (item_ids != PADDING_ITEM)[..., None]
@@ -140,7 +153,7 @@ class SequentialRecommender(nn.Module):
             table = self.item_embedding.embedding[: self.num_items + 1]
         else:
             table = self.output_item_embedding.embedding[: self.num_items + 1]
-        return self._project(table)
+        return self._project(table.astype(jnp.float32))
 
     def _item_rows(self, item_ids: jax.Array, id_kept: jax.Array | None = None) -> jax.Array:
         """The item tower's input-side vector for each id (padding and [MASK] included)."""

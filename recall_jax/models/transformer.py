@@ -1,20 +1,28 @@
-"""Pre-LayerNorm Transformer blocks shared by the behaviour encoders."""
+"""Pre-LayerNorm Transformer blocks shared by the behaviour encoders.
+
+Parameters are always float32; `dtype` (the compute dtype) sets the activations and matmuls.
+LayerNorm statistics and the attention softmax are computed in float32 whatever `dtype` is.
+"""
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from recall_jax.models.dropout import ByteDropout
+from recall_jax.models.dropout import make_dropout
 
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "gelu": lambda x: nn.gelu(x, approximate=False),
     "gelu_tanh": lambda x: nn.gelu(x, approximate=True),
     "relu": nn.relu,
 }
+# "dot_product_attention": jax.nn.dot_product_attention (XLA picks a fused kernel where it can),
+# used whenever attention weights are not dropped; "einsum": explicit scores and softmax.
+ATTENTION_IMPLEMENTATIONS = ("dot_product_attention", "einsum")
+COMPUTE_DTYPES: dict[str, Any] = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 
 
 def activation_by_name(name: str) -> Callable[[jax.Array], jax.Array]:
@@ -23,33 +31,55 @@ def activation_by_name(name: str) -> Callable[[jax.Array], jax.Array]:
     return ACTIVATIONS[name]
 
 
+def compute_dtype_by_name(name: str) -> Any:
+    if name not in COMPUTE_DTYPES:
+        raise ValueError(f"unknown compute dtype {name!r}; expected one of "
+                         f"{list(COMPUTE_DTYPES)}")
+    return COMPUTE_DTYPES[name]
+
+
 class SelfAttention(nn.Module):
     """Multi-head self-attention with one fused query/key/value projection.
 
     `attention_dropout_rate` drops attention weights (0 skips the [batch, heads, L, L] mask draw,
-    which on CPU costs about as much as the attention itself).
+    which on CPU costs about as much as the attention itself). Dropped weights need the
+    explicit einsum path; otherwise `implementation` chooses it or jax.nn.dot_product_attention.
     """
 
     num_heads: int
     attention_dropout_rate: float = 0.0
+    implementation: str = "dot_product_attention"
+    dropout_impl: str = "bytes"
+    dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, x: jax.Array, mask: jax.Array, deterministic: bool) -> jax.Array:
         """x: [batch, seq_len, dim]; mask: [batch, 1, seq_len, seq_len] (True = may attend)."""
+        if self.implementation not in ATTENTION_IMPLEMENTATIONS:
+            raise ValueError(f"unknown attention implementation {self.implementation!r}; "
+                             f"expected one of {list(ATTENTION_IMPLEMENTATIONS)}")
         batch, seq_len, dim = x.shape
         if dim % self.num_heads:
             raise ValueError(f"embed_dim {dim} is not divisible by num_heads {self.num_heads}")
         head_dim = dim // self.num_heads
-        qkv = nn.Dense(3 * dim, name="qkv")(x).reshape(batch, seq_len, 3, self.num_heads, head_dim)
-        # [batch, heads, seq_len, head_dim] each; heads lead so the einsums are plain batched matmuls.
-        query, key, value = jnp.moveaxis(qkv, (2, 3), (0, 2))
-        scores = jnp.einsum("bhqd,bhkd->bhqk", query, key) / jnp.sqrt(head_dim).astype(x.dtype)
-        scores = jnp.where(mask, scores, jnp.finfo(scores.dtype).min)
-        weights = jax.nn.softmax(scores, axis=-1)
-        if self.attention_dropout_rate > 0.0:
-            weights = ByteDropout(self.attention_dropout_rate)(weights, deterministic=deterministic)
-        context = jnp.einsum("bhqk,bhkd->bqhd", weights, value).reshape(batch, seq_len, dim)
-        return nn.Dense(dim, name="out")(context)
+        qkv = nn.Dense(3 * dim, dtype=self.dtype, name="qkv")(x).reshape(
+            batch, seq_len, 3, self.num_heads, head_dim)
+        if self.attention_dropout_rate == 0.0 and self.implementation == "dot_product_attention":
+            query, key, value = jnp.moveaxis(qkv, 2, 0)  # [batch, seq_len, heads, head_dim] each
+            context = jax.nn.dot_product_attention(query, key, value, mask=mask)
+        else:
+            # [batch, heads, seq_len, head_dim] each; heads lead so the einsums are batched matmuls.
+            query, key, value = jnp.moveaxis(qkv, (2, 3), (0, 2))
+            scores = jnp.einsum("bhqd,bhkd->bhqk", query, key,
+                                preferred_element_type=jnp.float32)
+            scores = scores / jnp.sqrt(head_dim).astype(scores.dtype)
+            scores = jnp.where(mask, scores, jnp.finfo(scores.dtype).min)
+            weights = jax.nn.softmax(scores, axis=-1)
+            if self.attention_dropout_rate > 0.0:
+                weights = make_dropout(self.attention_dropout_rate, self.dropout_impl)(
+                    weights, deterministic=deterministic)
+            context = jnp.einsum("bhqk,bhkd->bqhd", weights.astype(value.dtype), value)
+        return nn.Dense(dim, dtype=self.dtype, name="out")(context.reshape(batch, seq_len, dim))
 
 
 class FeedForward(nn.Module):
@@ -58,14 +88,16 @@ class FeedForward(nn.Module):
     hidden_dim: int
     dropout_rate: float
     activation: str = "gelu"
+    dropout_impl: str = "bytes"
+    dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, x: jax.Array, deterministic: bool) -> jax.Array:
         dim = x.shape[-1]
-        x = nn.Dense(self.hidden_dim, name="expand")(x)
+        x = nn.Dense(self.hidden_dim, dtype=self.dtype, name="expand")(x)
         x = activation_by_name(self.activation)(x)
-        x = ByteDropout(self.dropout_rate)(x, deterministic=deterministic)
-        return nn.Dense(dim, name="contract")(x)
+        x = make_dropout(self.dropout_rate, self.dropout_impl)(x, deterministic=deterministic)
+        return nn.Dense(dim, dtype=self.dtype, name="contract")(x)
 
 
 class TransformerBlock(nn.Module):
@@ -76,15 +108,21 @@ class TransformerBlock(nn.Module):
     dropout_rate: float
     attention_dropout_rate: float = 0.0
     activation: str = "gelu"
+    attention_implementation: str = "dot_product_attention"
+    dropout_impl: str = "bytes"
+    dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, x: jax.Array, attention_mask: jax.Array, deterministic: bool) -> jax.Array:
         """x: [batch, seq_len, dim]; attention_mask: [batch, 1, seq_len, seq_len] (True = may attend)."""
-        y = nn.LayerNorm(epsilon=1e-6, name="attention_norm")(x)
-        y = SelfAttention(self.num_heads, self.attention_dropout_rate, name="attention")(
-            y, attention_mask, deterministic)
-        x = x + ByteDropout(self.dropout_rate)(y, deterministic=deterministic)
-        y = nn.LayerNorm(epsilon=1e-6, name="mlp_norm")(x)
-        y = FeedForward(self.mlp_dim, self.dropout_rate, self.activation, name="mlp")(
-            y, deterministic)
-        return x + ByteDropout(self.dropout_rate)(y, deterministic=deterministic)
+        y = nn.LayerNorm(epsilon=1e-6, dtype=self.dtype, name="attention_norm")(x)
+        y = SelfAttention(self.num_heads, self.attention_dropout_rate,
+                          self.attention_implementation, self.dropout_impl, self.dtype,
+                          name="attention")(y, attention_mask, deterministic)
+        x = x + make_dropout(self.dropout_rate, self.dropout_impl)(
+            y, deterministic=deterministic)
+        y = nn.LayerNorm(epsilon=1e-6, dtype=self.dtype, name="mlp_norm")(x)
+        y = FeedForward(self.mlp_dim, self.dropout_rate, self.activation, self.dropout_impl,
+                        self.dtype, name="mlp")(y, deterministic)
+        return x + make_dropout(self.dropout_rate, self.dropout_impl)(
+            y, deterministic=deterministic)

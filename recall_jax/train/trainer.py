@@ -42,7 +42,7 @@ class TrainState:
     step: jax.Array
     params: Any
     opt_state: Any
-    rng: jax.Array
+    rng: jax.Array  # raw uint32 key data of config.train.prng_impl (plain arrays checkpoint)
 
 
 class NonFiniteLossError(RecallJaxError, FloatingPointError):
@@ -52,15 +52,23 @@ class NonFiniteLossError(RecallJaxError, FloatingPointError):
 # ----------------------------------------------------------------------------------------------
 # Model, optimizer and sharded state.
 # ----------------------------------------------------------------------------------------------
+def run_key_data(config: ml_collections.ConfigDict) -> jax.Array:
+    """The run's root key from config.seed, as raw uint32 data of config.train.prng_impl."""
+    return jax.random.PRNGKey(config.seed, impl=config.train.prng_impl)
+
+
 def _state_initializer(model, optimizer, config, mesh, example_inputs: np.ndarray):
-    """(init(rng) -> TrainState, the state's shapes, a NamedSharding per leaf)."""
-    def init(rng):
+    """(init(run_key_data) -> TrainState, the state's shapes, a NamedSharding per leaf)."""
+    prng_impl = config.train.prng_impl
+
+    def init(key_data):
+        rng = jax.random.wrap_key_data(key_data, impl=prng_impl)
         params_rng, state_rng = jax.random.split(rng)
         params = model.init(params_rng, jnp.asarray(example_inputs))["params"]
         return TrainState(step=jnp.zeros((), jnp.int32), params=params,
-                          opt_state=optimizer.init(params), rng=state_rng)
+                          opt_state=optimizer.init(params), rng=jax.random.key_data(state_rng))
 
-    abstract = jax.eval_shape(init, jax.random.PRNGKey(config.seed))
+    abstract = jax.eval_shape(init, run_key_data(config))
     return init, abstract, sharding.tree_shardings(abstract, mesh, config.mesh.parameter_rules,
                                                   config.mesh.replicate_unsplittable)
 
@@ -69,7 +77,7 @@ def create_train_state(model, optimizer, config, mesh, example_inputs: np.ndarra
     """Parameters created already sharded: shapes from eval_shape, then jit(init, out_shardings)."""
     init, _, shardings = _state_initializer(model, optimizer, config, mesh, example_inputs)
     with jax.set_mesh(mesh):
-        state = jax.jit(init, out_shardings=shardings)(jax.random.PRNGKey(config.seed))
+        state = jax.jit(init, out_shardings=shardings)(run_key_data(config))
     return state, shardings
 
 
@@ -81,15 +89,17 @@ def sharded_abstract_state(state_like: Any, shardings: Any) -> Any:
 
 
 def make_train_step(model, loss_fn, optimizer, state_shardings, mesh, mask_rate: float = 0.2,
-                    excluded_items: np.ndarray | None = None):
+                    excluded_items: np.ndarray | None = None, prng_impl: str = "threefry2x32"):
     """jit-ted update: dropout, negatives and cloze masks drawn from fold_in(state.rng, step)
     (so a resumed run draws the same ones). excluded_items (bool [num_items + 1]) are kept out
-    of every training softmax (cold-start items that do not exist yet at training time)."""
+    of every training softmax (cold-start items that do not exist yet at training time).
+    prng_impl: the PRNG of state.rng's key data (config.train.prng_impl)."""
     exclusion_bias = None
     if excluded_items is not None:
         exclusion_bias = jnp.where(jnp.asarray(excluded_items), -1e4, 0.0)[:, None]
     def train_step(state: TrainState, batch: dict[str, jax.Array]):
-        step_rng = jax.random.fold_in(state.rng, state.step)
+        rng = jax.random.wrap_key_data(state.rng, impl=prng_impl)
+        step_rng = jax.random.fold_in(rng, state.step)
         dropout_rng, loss_rng = jax.random.split(step_rng)
 
         inputs, targets = batch["inputs"], batch["targets"]
@@ -224,7 +234,7 @@ def _train_in_workdir(config: ml_collections.ConfigDict, workdir: pathlib.Path, 
     example = np.zeros((config.train.batch_size, config.model.max_len), np.int32)
     state, state_shardings = create_train_state(model, optimizer, config, mesh, example)
     train_step = make_train_step(model, loss_fn, optimizer, state_shardings, mesh,
-                                 config.model.mask_rate, cold_items)
+                                 config.model.mask_rate, cold_items, config.train.prng_impl)
     abstract_state = sharded_abstract_state(state, state_shardings)
 
     # Checkpoints: resume when the workdir has one.
