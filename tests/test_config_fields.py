@@ -97,3 +97,17 @@ def test_every_declared_field_can_be_set_from_a_flag_string():
                 yield prefix + (name,), value
     for path, value in leaves(default.get_config()):
         assert isinstance(value, (bool, int, float, str, tuple)), (path, value)
+
+
+def test_run_folders_from_before_a_field_existed_keep_their_behaviour(tmp_path):
+    from recall_jax.train import trainer  # noqa: PLC0415
+
+    saved = default.get_config().to_dict()
+    del saved["model"]["attention_implementation"]
+    (tmp_path / "config.json").write_text(ml_collections.ConfigDict(saved).to_json())
+    assert trainer.load_run_config(tmp_path).model.attention_implementation == "einsum"
+    saved["model"]["attention_implementation"] = "dot_product_attention"
+    (tmp_path / "config.json").write_text(ml_collections.ConfigDict(saved).to_json())
+    loaded = trainer.load_run_config(tmp_path)
+    assert loaded.model.attention_implementation == "dot_product_attention"
+    assert loaded.model.compute_dtype == default.get_config().model.compute_dtype

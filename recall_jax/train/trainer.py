@@ -162,11 +162,19 @@ def load_run_config(workdir: str | pathlib.Path) -> ml_collections.ConfigDict:
     except ValueError as error:
         raise RunFolderError(f"{path}: not valid JSON ({error}) ; the run folder is damaged"
                              ) from None
-    # Fields added since the run was made take their defaults, which reproduce the old behaviour.
+    # Fields added since the run was made take the value that reproduces the old behaviour:
+    # their default, or the one in BEFORE_FIELD_EXISTED where the default has changed since.
     from experiments.configs import default  # noqa: PLC0415
     config = default.get_config()
+    with config.unlocked():
+        for (section, name), value in BEFORE_FIELD_EXISTED.items():
+            config[section][name] = value
     _merge(config, saved)
     return config
+
+
+# (section, field) -> the behaviour of runs saved before the field was added.
+BEFORE_FIELD_EXISTED = {("model", "attention_implementation"): "einsum"}
 
 
 def _merge(config: ml_collections.ConfigDict, saved: dict) -> None:
