@@ -17,12 +17,14 @@ from __future__ import annotations
 import argparse
 import json
 import pathlib
+import shlex
 import shutil
 import sys
 
 import numpy as np
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+REPO = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
 
 from recall_jax.evaluation.bootstrap import Bootstrap  # noqa: E402
 from recall_jax.evaluation.estimates import paired_difference_row  # noqa: E402
@@ -96,12 +98,13 @@ def run_section(folder: pathlib.Path) -> str:
                       if "validation/NDCG@10" in h and (h["epoch"] % 5 == 4 or
                                                         h["epoch"] == summary["best_epoch"]))
     invocation = summary.get("invocation_seconds")
-    commands = [summary["command"]]
+    commands = [portable(summary["command"])]
     title = results["title"]
     if config["model"]["normalize"]:
         title += ", cosine scores"
     if seeds is not None:
-        commands = [seeds["command"], f"# or one seed: {summary['command']}"]
+        commands = [portable(seeds["command"]), "# or one seed: " + portable(
+            single_seed_command(seeds["command"], seeds["seeds"][0]))]
         title += f" ({len(seeds['seeds'])} seeds)"
     lines = [
         f"## {title}", "",
@@ -147,6 +150,35 @@ def run_section(folder: pathlib.Path) -> str:
     return "\n".join(lines)
 
 
+def portable(command: str) -> str:
+    """A recorded command with this checkout's absolute path made relative to the repository."""
+    return command.replace(f"{REPO}/", "")
+
+
+def single_seed_command(seeds_command: str, seed: int) -> str:
+    """The command that trains one seed of a --seeds run on its own (into seed_<seed>)."""
+    tokens = shlex.split(seeds_command)
+    out = []
+    skip = False
+    for index, token in enumerate(tokens):
+        if skip:
+            skip = False
+            continue
+        if token == "--seeds":
+            skip = True
+            continue
+        if token.startswith("--seeds="):
+            continue
+        if token == "--workdir" and index + 1 < len(tokens):
+            out += [token, str(seed_folder(tokens[index + 1], seed))]
+            skip = True
+            continue
+        if token.startswith("--workdir="):
+            token = "--workdir=" + str(seed_folder(token.split("=", 1)[1], seed))
+        out.append(token)
+    return shlex.join(out + [f"--config.seed={seed}"])
+
+
 def comparison_section(folder: pathlib.Path, figures: pathlib.Path) -> str:
     """The recall-strategy tables and their two plots (copied next to the README)."""
     saved = _read_json(folder / "comparison.json")
@@ -159,7 +191,7 @@ def comparison_section(folder: pathlib.Path, figures: pathlib.Path) -> str:
         images.append(f"![{name}](figures/{name})")
     return "\n".join([
         f"## {saved['title']}", "", f"Protocol: {saved['protocol']}", "", "Command:", "",
-        f"```\n{saved['command']}\n```", "", "### " + tables.rstrip("\n"), "", *images, ""])
+        f"```\n{portable(saved['command'])}\n```", "", "### " + tables.rstrip("\n"), "", *images, ""])
 
 
 def ann_scale_section(paths: list[pathlib.Path]) -> str:
@@ -181,7 +213,7 @@ def ann_scale_section(paths: list[pathlib.Path]) -> str:
             row["ci95"] = {"ANN-recall@10": best["ann_recall_ci95"]}
         rows.append(row)
     columns = [name for name in rows[0] if name != "ci95"]
-    commands = "\n".join(result["command"] for result in results)
+    commands = "\n".join(portable(result["command"]) for result in results)
     return "\n".join([
         "## Exact brute force vs tuned ScaNN at scale", "",
         "Clustered synthetic item vectors of dimension 64 (2,000 Gaussian centres with per-cluster "
@@ -291,7 +323,7 @@ def cold_start_section(folder: pathlib.Path) -> str:
                + (" TRUNCATED by the wall-clock limit" if r["summary"]["truncated"] else "")
                + f", {_minutes(r['summary']['wall_seconds'])} training and validation, "
                f"{_minutes(r['summary']['invocation_seconds'] or 0)} in all; "
-               f"`{r['summary']['command']}`" for r in runs]
+               f"`{portable(r['summary']['command'])}`" for r in runs]
     data = first["config"]["data"]
     protocol = first["results"]["protocol"].split(" Model at its best")[0]
     out = [

@@ -147,3 +147,13 @@ def test_multi_seed_section_from_real_runs(pages, tmp_path):
     assert f"{np.mean(test_ndcg):.4f} ± {np.std(test_ndcg, ddof=1):.4f}" in section
     assert "python -m recall_jax.main --seeds 0,1" in section
     assert (tmp_path / "seeds.md").read_text().count("±") >= 4
+
+
+def test_recorded_commands_become_portable_single_seed_commands(pages):
+    command = (f"python -m recall_jax.main --config experiments/configs/x.py --workdir "
+               f"{pages.REPO}/runs/seeds --seeds 0,1,2 --config.train.progress_bar=False")
+    single = pages.portable(pages.single_seed_command(command, 1))
+    assert single == ("python -m recall_jax.main --config experiments/configs/x.py --workdir "
+                      "runs/seeds/seed_1 --config.train.progress_bar=False --config.seed=1")
+    assert pages.single_seed_command("m --seeds=0,2 --workdir=w", 2) == \
+        "m --workdir=w/seed_2 --config.seed=2"
