@@ -15,6 +15,7 @@ their source. Intervals are 95% bootstrap intervals over users; differences are 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import pathlib
 import shlex
@@ -226,6 +227,25 @@ def ann_scale_section(paths: list[pathlib.Path]) -> str:
         format_markdown_table(rows, columns, float_format="{:.4g}"), ""])
 
 
+def scale_section(path: pathlib.Path) -> str:
+    """Training and evaluation at 10^5 and 10^6 items, from benchmark_scale.py --json."""
+    spec = importlib.util.spec_from_file_location("benchmark_scale",
+                                                  REPO / "scripts" / "benchmark_scale.py")
+    benchmark = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark)
+    saved = _read_json(path)
+    return "\n".join([
+        "## Training and full-ranking evaluation at 10^5 and 10^6 items", "",
+        "Synthetic catalogues of experiments/configs/synthetic_large.py, SASRec with its item "
+        "table split by rows over the mesh's model axis (checked on the live array), XLA CPU "
+        "host devices standing in for accelerators (model parallelism > 1 on one CPU measures "
+        "the cost of the split, not a speed-up). Each cell ran in its own process; peak RSS is "
+        "that process's, training and evaluation together. Speeds are this machine's "
+        f"({saved['machine']}). Rows from {path}; command:", "",
+        f"```\n{portable(saved['command'])}\n```", "",
+        *benchmark.table_rows(saved["cells"]), ""])
+
+
 # ----------------------------------------------------------------------------------------------
 # The cold-start page.
 # ----------------------------------------------------------------------------------------------
@@ -359,6 +379,8 @@ def main() -> None:
                         help="a comparison/ folder written by python -m recall_jax.compare")
     parser.add_argument("--ann-scale", type=pathlib.Path, nargs="+", default=None,
                         help="JSON files written by scripts/benchmark_ann_scale.py --json")
+    parser.add_argument("--scale", type=pathlib.Path, default=None,
+                        help="a JSON file written by scripts/benchmark_scale.py --json")
     parser.add_argument("--cold-start", type=pathlib.Path, default=None,
                         help="an output folder of scripts/run_cold_start.sh")
     parser.add_argument("--out", type=pathlib.Path, default=None, help="default: stdout")
@@ -367,6 +389,7 @@ def main() -> None:
                        + ([f"--comparison {args.comparison}"] if args.comparison else [])
                        + ([f"--ann-scale {' '.join(map(str, args.ann_scale))}"]
                           if args.ann_scale else [])
+                       + ([f"--scale {args.scale}"] if args.scale else [])
                        + ([f"--cold-start {args.cold_start}"] if args.cold_start else [])
                        + [f"--out {args.out or 'experiments/README.md'}"])
     header = [
@@ -405,6 +428,8 @@ def main() -> None:
         text += "\n" + comparison_section(args.comparison, out_folder / "figures")
     if args.ann_scale is not None:
         text += "\n" + ann_scale_section(args.ann_scale)
+    if args.scale is not None:
+        text += "\n" + scale_section(args.scale)
     if args.cold_start is not None:
         text += "\n" + cold_start_section(args.cold_start)
     if args.out is None:
