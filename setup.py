@@ -9,6 +9,7 @@ RUNTIME = [
     "flax>=0.10.7",
     "optax>=0.2.5",
     "orbax-checkpoint>=0.9",
+    "etils[epath]>=1.5",
     "ml-collections>=0.1.1",
     "absl-py>=1.4",
     "scann>=1.3",
@@ -22,6 +23,8 @@ RUNTIME = [
 EXTRAS = {
     "cuda": ["jax[cuda12]>=0.7.0"],
     "tpu": ["jax[tpu]>=0.7.0"],
+    # A workdir in a bucket: gs://... through etils.epath and gcsfs.
+    "gcs": ["etils[epath-gcs]>=1.5"],
     "dev": [
         "pytest>=8",
         "pytest-xdist>=3.5",

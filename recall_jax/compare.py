@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import pathlib
 import sys
 
 from recall_jax.platform import split_cpu_into_core_devices
@@ -16,8 +15,10 @@ split_cpu_into_core_devices()
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 from absl import flags, logging  # noqa: E402
+from etils import epath  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
+from recall_jax import paths  # noqa: E402
 from recall_jax.cli import flag_config, run_entry_point  # noqa: E402
 from recall_jax.config_validation import validate_config  # noqa: E402
 from recall_jax.data.registry import load_dataset  # noqa: E402
@@ -46,10 +47,10 @@ def _comparable(data_config) -> str:
     return json.dumps(json.loads(data_config.to_json_best_effort()), sort_keys=True)
 
 
-def _model_folder(config, workdir: pathlib.Path, kind: str) -> pathlib.Path:
+def _model_folder(config, workdir: epath.Path, kind: str) -> epath.Path:
     """The finished run of the model of this kind: the configured one, or one trained here."""
     configured = config.compare[f"{kind}_model_workdir"]
-    folder = pathlib.Path(configured) if configured else workdir / f"{kind}_model"
+    folder = paths.as_path(configured) if configured else workdir / f"{kind}_model"
     if not any((folder / "checkpoints" / "best").glob("[0-9]*")):
         if configured:
             raise RunFolderError(f"config.compare.{kind}_model_workdir={folder} holds no "
@@ -63,7 +64,7 @@ def _model_folder(config, workdir: pathlib.Path, kind: str) -> pathlib.Path:
     return folder
 
 
-def _load_model(config, folder: pathlib.Path, kind: str, dataset):
+def _load_model(config, folder: epath.Path, kind: str, dataset):
     """(model, best parameters, mesh) from a run folder, checked against the comparison."""
     run_config = trainer.load_run_config(folder)
     if _comparable(run_config.data) != _comparable(config.data):
@@ -79,7 +80,7 @@ def _load_model(config, folder: pathlib.Path, kind: str, dataset):
     return trainer.restore_best_params(run_config, folder, dataset), run_config
 
 
-def compare(config, workdir: str | pathlib.Path) -> list[dict]:
+def compare(config, workdir: epath.PathLike) -> list[dict]:
     validate_config(config, jax.device_count())
     workdir = check_workdir(workdir)
     dataset = load_dataset(config.data)
@@ -87,7 +88,7 @@ def compare(config, workdir: str | pathlib.Path) -> list[dict]:
         return _compare_in_workdir(config, workdir, dataset)
 
 
-def _compare_in_workdir(config, workdir: pathlib.Path, dataset) -> list[dict]:
+def _compare_in_workdir(config, workdir: epath.Path, dataset) -> list[dict]:
     compare_config = config.compare
     split, _ = trainer.split_with_cold_start(dataset, config)
     num_tuning = min(compare_config.tuning_users, split.validation.num_users)
@@ -133,7 +134,7 @@ def main(argv):
         config.command = " ".join(["python -m recall_jax.compare"] + sys.argv[1:])
     compare(config, FLAGS.workdir)
     if jax.process_index() == 0:
-        print((pathlib.Path(FLAGS.workdir) / "comparison" / "comparison.md").read_text())
+        print((paths.as_path(FLAGS.workdir) / "comparison" / "comparison.md").read_text())
 
 
 if __name__ == "__main__":

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging as python_logging
-import pathlib
 import sys
 
 from recall_jax.platform import split_cpu_into_core_devices
@@ -14,7 +13,7 @@ import jax  # noqa: E402  (after the device split above)
 from absl import flags, logging  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
-from recall_jax import distributed  # noqa: E402
+from recall_jax import distributed, paths  # noqa: E402
 from recall_jax.cli import flag_config, run_entry_point  # noqa: E402
 from recall_jax.train import seeds, trainer  # noqa: E402
 
@@ -40,7 +39,7 @@ def main(argv):
                  jax.process_count())
     with config.unlocked():
         config.command = " ".join(["python -m recall_jax.main"] + sys.argv[1:])
-    workdir = pathlib.Path(FLAGS.workdir)
+    workdir = paths.as_path(FLAGS.workdir)
     if FLAGS.seeds is None:
         trainer.train_and_evaluate(config, workdir)
         table = workdir / "results.md"

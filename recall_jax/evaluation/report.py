@@ -10,11 +10,12 @@ from __future__ import annotations
 import datetime
 import json
 import numbers
-import os
 import re
-import tempfile
 from typing import Any, Sequence
 
+from etils import epath
+
+from recall_jax import paths
 from recall_jax.evaluation.estimates import INTERVAL_KEY
 
 # Metric families in table order; for each cut-off k they appear in this order.
@@ -120,21 +121,6 @@ def _json_value(value: Any) -> Any:
     raise TypeError(f"cannot write {type(value).__name__} to JSON")
 
 
-def _write_atomically(path: str, text: str) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    handle, temporary_path = tempfile.mkstemp(dir=directory, prefix=".tmp-",
-                                              suffix=os.path.basename(path))
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
-        os.chmod(temporary_path, 0o644)  # mkstemp creates files readable by the owner only.
-        os.replace(temporary_path, path)
-    except BaseException:
-        if os.path.exists(temporary_path):
-            os.remove(temporary_path)
-        raise
-
-
 def headline_columns(ks: Sequence[int]) -> list[str]:
     """The metrics a results table shows (results.json keeps every metric): HR and NDCG at each
     k, MRR, coverage at the smallest k, the target tie share and the user count."""
@@ -142,7 +128,7 @@ def headline_columns(ks: Sequence[int]) -> list[str]:
             + ["MRR", f"Coverage@{min(ks)}", "TargetTieShare", "num_users"])
 
 
-def write_report(rows: list[dict], out_dir: str, title: str, protocol_note: str,
+def write_report(rows: list[dict], out_dir: epath.PathLike, title: str, protocol_note: str,
                  command: str, columns: Sequence[str] | None = None,
                  differences: Sequence[dict] = (), difference_metrics: Sequence[str] = (),
                  notes: Sequence[str] = ()) -> tuple[str, str]:
@@ -155,7 +141,8 @@ def write_report(rows: list[dict], out_dir: str, title: str, protocol_note: str,
     `difference_metrics`. protocol_note: how the numbers were obtained; notes: extra lines under
     the tables. command: the command line that regenerates the files.
     """
-    os.makedirs(out_dir, exist_ok=True)
+    out_dir = paths.as_path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     all_columns = table_columns(rows)
     labels = [name for name in all_columns if rows and _is_label(rows[0].get(name, ""))]
     shown = list(columns) if columns is not None else all_columns
@@ -172,9 +159,9 @@ def write_report(rows: list[dict], out_dir: str, title: str, protocol_note: str,
     metadata = {"title": title, "protocol": protocol_note, "command": command,
                 "created": created, "columns": all_columns, "rows": rows,
                 "differences": list(differences), "notes": list(notes)}
-    markdown_path = os.path.join(out_dir, "results.md")
-    json_path = os.path.join(out_dir, "results.json")
-    _write_atomically(json_path, json.dumps(metadata, indent=2, default=_json_value) + "\n")
-    _write_atomically(markdown_path, "\n\n".join(section.rstrip("\n") for section in sections)
-                      + "\n")
-    return markdown_path, json_path
+    markdown_path, json_path = out_dir / "results.md", out_dir / "results.json"
+    paths.write_text_atomically(json_path,
+                                json.dumps(metadata, indent=2, default=_json_value) + "\n")
+    paths.write_text_atomically(markdown_path, "\n\n".join(section.rstrip("\n")
+                                                           for section in sections) + "\n")
+    return str(markdown_path), str(json_path)

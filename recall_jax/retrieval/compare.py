@@ -18,13 +18,15 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import json
-import pathlib
 import time
 from collections.abc import Callable
 
 import numpy as np
+from etils import epath
 
+from recall_jax import paths
 from recall_jax.evaluation import metrics as metric_functions
 from recall_jax.evaluation.bootstrap import Bootstrap
 from recall_jax.evaluation.estimates import paired_difference_row, with_intervals
@@ -140,7 +142,7 @@ class _Runner:
 
 
 def _model_strategies(runner: _Runner, model: ModelVectors, users: EvaluatedUsers, compare_config,
-                      out_dir: pathlib.Path, mesh) -> tuple[np.ndarray, list, float, np.ndarray]:
+                      out_dir: epath.Path, mesh) -> tuple[np.ndarray, list, float, np.ndarray]:
     """Runs every model-based strategy on one model. Returns (its exact top lists
     [num_users, max_k], the ScaNN tuning trials, the exact queries/s in the tuning setting, the
     tuning users' cosines)."""
@@ -170,11 +172,12 @@ def _model_strategies(runner: _Runner, model: ModelVectors, users: EvaluatedUser
 
     # ScaNN: as configured, then tuned on other users to reach the target ANN recall@k.
     configured = ScannSettings.from_config(compare_config.scann)
-    index_folder = out_dir / f"scann_index_{label}"
     index = ScannIndex.build(items, configured, k=max_k)
-    index.save(index_folder)
-    index_mb = index.memory_bytes(index_folder) / 2**20
-    index = ScannIndex.load(index_folder)
+    # ScaNN writes local folders only: a remote out_dir gets a copy of the saved index.
+    with paths.local_folder(out_dir / f"scann_index_{label}") as index_folder:
+        index.save(index_folder)
+        index_mb = index.memory_bytes(index_folder) / 2**20
+        index = ScannIndex.load(index_folder)
 
     def scann_query(leaves=None, reorder=None):
         def query(part):
@@ -267,11 +270,11 @@ def _baseline_strategies(runner: _Runner, users: EvaluatedUsers, num_items: int,
 
 
 def run_comparison(models: list[ModelVectors], users: EvaluatedUsers, compare_config,
-                   bootstrap: Bootstrap, out_dir: str | pathlib.Path, title: str, protocol: str,
+                   bootstrap: Bootstrap, out_dir: epath.PathLike, title: str, protocol: str,
                    command: str, mesh=None) -> list[dict]:
     """Measures every strategy on every model, then the baselines; writes comparison.{md,csv,
     json} and two PNGs into out_dir. With a mesh, exact top-K splits users over its devices."""
-    out_dir = pathlib.Path(out_dir)
+    out_dir = paths.as_path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if bootstrap.num_users != users.num_users:
         raise ValueError(f"bootstrap over {bootstrap.num_users} users, comparison of "
@@ -423,10 +426,11 @@ def _write_outputs(rows, differences, sweep, trials, measured, exact_tops, compa
     columns = labels + [c for c in dict.fromkeys(
         quality[2:] + sets[2:] + ["QPS", "QPS_min", "QPS_max", "p50_ms", "p99_ms", "build_s",
                                   "memory_MB", "note"]) if any(c in r for r in rows)]
-    with open(out_dir / "comparison.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
+    table = io.StringIO(newline="")
+    writer = csv.DictWriter(table, fieldnames=columns, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    (out_dir / "comparison.csv").write_text(table.getvalue())
     (out_dir / "comparison.json").write_text(json.dumps(
         {"title": title, "protocol": protocol, "command": command, "rows": rows,
          "differences": differences, "threshold_sweep": sweep,
@@ -434,6 +438,12 @@ def _write_outputs(rows, differences, sweep, trials, measured, exact_tops, compa
          "scann_trials": {name: [dataclasses.asdict(t) for t in model_trials]
                           for name, model_trials in trials.items()}}, indent=1))
     _plot(sweep, trials, measured, exact_tops, out_dir, compare_config, tuning_qps)
+
+
+def _save_figure(figure, path: epath.Path) -> None:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=150)
+    path.write_bytes(buffer.getvalue())
 
 
 def _plot(sweep, trials, measured, exact_tops, out_dir, compare_config, tuning_qps):
@@ -453,7 +463,7 @@ def _plot(sweep, trials, measured, exact_tops, out_dir, compare_config, tuning_q
     axis.grid(alpha=0.3)
     axis.legend(fontsize=7)
     figure.tight_layout()
-    figure.savefig(out_dir / "recall_vs_candidates.png", dpi=150)
+    _save_figure(figure, out_dir / "recall_vs_candidates.png")
     plt.close(figure)
 
     figure, axis = plt.subplots(figsize=(6, 4.2))
@@ -479,5 +489,5 @@ def _plot(sweep, trials, measured, exact_tops, out_dir, compare_config, tuning_q
     axis.grid(alpha=0.3)
     axis.legend(fontsize=5)
     figure.tight_layout()
-    figure.savefig(out_dir / "ann_recall_vs_qps.png", dpi=150)
+    _save_figure(figure, out_dir / "ann_recall_vs_qps.png")
     plt.close(figure)

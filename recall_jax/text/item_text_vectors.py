@@ -8,6 +8,7 @@ writes a new cache file instead of reusing a stale one.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import pathlib
 import time
@@ -16,7 +17,9 @@ from collections.abc import Sequence
 import jax
 import numpy as np
 from absl import logging
+from etils import epath
 
+from recall_jax import paths
 from recall_jax.errors import ConfigError
 from recall_jax.evaluation.ranking import next_power_of_two
 from recall_jax.text.checkpoint import load_bert, load_tokenizer
@@ -73,15 +76,17 @@ def encode_texts(texts: Sequence[str], folder: str | pathlib.Path, pooling: str 
 
 
 def cached_item_text_vectors(texts: Sequence[str], folder: str | pathlib.Path,
-                             cache_dir: str | pathlib.Path, pooling: str = "mean",
+                             cache_dir: epath.PathLike, pooling: str = "mean",
                              max_length: int = 64) -> np.ndarray:
-    """Vectors for `texts`, read from cache_dir when the same inputs were encoded before."""
+    """Vectors for `texts`, read from cache_dir (local or remote) when the same inputs were
+    encoded before."""
     folder = pathlib.Path(folder)
-    cache_dir = pathlib.Path(cache_dir)
+    cache_dir = paths.as_path(cache_dir)
     key = cache_key(folder, texts, pooling, max_length)
     path = cache_dir / f"text_vectors_{key}.npy"
     if path.is_file():
-        vectors = np.load(path)
+        with path.open("rb") as handle:
+            vectors = np.load(handle)
         if vectors.shape[0] == len(texts):
             logging.info("item text vectors from cache %s", path)
             return vectors
@@ -91,17 +96,17 @@ def cached_item_text_vectors(texts: Sequence[str], folder: str | pathlib.Path,
     if jax.process_index() != 0:  # every process encodes; the first one writes the cache
         return vectors
     cache_dir.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp.npy")
-    np.save(temporary, vectors)
-    temporary.replace(path)
+    buffer = io.BytesIO()
+    np.save(buffer, vectors)
+    paths.write_bytes_atomically(path, buffer.getvalue())
     # How the cached vectors were made, for reports: size, speed and the checkpoint used.
-    path.with_suffix(".json").write_text(json.dumps(
+    paths.write_text_atomically(path.with_suffix(".json"), json.dumps(
         {"items": len(texts), "items_per_second": rate, "seconds": len(texts) / rate,
          "checkpoint": str(folder), "pooling": pooling, "max_length": max_length}, indent=1))
     return vectors
 
 
-def item_text_vectors_for(config, dataset, workdir: str | pathlib.Path) -> np.ndarray | None:
+def item_text_vectors_for(config, dataset, workdir: epath.PathLike) -> np.ndarray | None:
     """[num_items + 1, text_dim] text vectors of the catalogue (row 0 zero) when the config's
     item tower uses text, else None. Encoded once, then read from <workdir>/text_cache."""
     model_config = config.model
@@ -116,7 +121,7 @@ def item_text_vectors_for(config, dataset, workdir: str | pathlib.Path) -> np.nd
         raise ConfigError(f"{dataset.name}: the catalogue has no item text, so "
                           f"config.model.item_tower={model_config.item_tower!r} cannot be used "
                           "; use item_tower='id' or a dataset with an items table")
-    vectors = cached_item_text_vectors(texts[1:], folder, pathlib.Path(workdir) / "text_cache",
+    vectors = cached_item_text_vectors(texts[1:], folder, paths.as_path(workdir) / "text_cache",
                                        model_config.text_pooling,
                                        model_config.text_max_length)
     return np.concatenate([np.zeros((1, vectors.shape[1]), np.float32), vectors])

@@ -27,16 +27,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import pathlib
 import re
-import shutil
 from typing import Any
 
 import jax
 import orbax.checkpoint as ocp
 from absl import logging
+from etils import epath
 
+from recall_jax import paths
 from recall_jax.errors import RecallJaxError
 
 MANIFEST_NAME = "recall_jax_manifest.json"
@@ -64,57 +63,53 @@ class _InvalidCheckpoint(Exception):
 # ----------------------------------------------------------------------------------------------
 # The manifest.
 # ----------------------------------------------------------------------------------------------
-def file_sha256(path: pathlib.Path) -> str:
+def file_sha256(path: epath.PathLike) -> str:
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    with paths.as_path(path).open("rb") as handle:
         for chunk in iter(lambda: handle.read(_HASH_CHUNK), b""):
             digest.update(chunk)
     return digest.hexdigest()
 
 
-def _step_files(folder: pathlib.Path) -> list[pathlib.Path]:
-    return sorted(path for path in folder.rglob("*")
-                  if path.is_file() and not path.name.startswith(MANIFEST_NAME))
+def _step_files(folder: epath.Path) -> list[tuple[str, epath.Path]]:
+    """(path relative to `folder`, path) of every file under `folder` but the manifest, by
+    listing folder by folder (epath has no recursive glob on object stores)."""
+    found = []
+
+    def visit(directory: epath.Path, prefix: str) -> None:
+        for path in directory.iterdir():
+            if path.is_dir():
+                visit(path, f"{prefix}{path.name}/")
+            elif not path.name.startswith(MANIFEST_NAME):
+                found.append((prefix + path.name, path))
+
+    visit(folder, "")
+    return sorted(found)
 
 
-def write_manifest(folder: str | pathlib.Path, config: dict | None = None) -> pathlib.Path:
+def write_manifest(folder: epath.PathLike, config: dict | None = None) -> epath.Path:
     """Writes `folder`/recall_jax_manifest.json (relative path, size, sha256 of every file),
-    through a temporary file and os.replace, so the manifest exists only complete."""
-    folder = pathlib.Path(folder)
+    through a temporary file and a replace, so the manifest exists only complete."""
+    folder = paths.as_path(folder)
     files = {}
-    for path in _step_files(folder):
-        files[path.relative_to(folder).as_posix()] = {"size": path.stat().st_size,
-                                                      "sha256": file_sha256(path)}
+    for relative, path in _step_files(folder):
+        files[relative] = {"size": paths.file_size(path), "sha256": file_sha256(path)}
     manifest = {"format": MANIFEST_FORMAT, "version": MANIFEST_VERSION, "files": files,
                 "config": config}
-    target = folder / MANIFEST_NAME
-    temporary = folder / (MANIFEST_NAME + ".tmp")
-    with open(temporary, "w") as handle:
-        json.dump(manifest, handle, indent=1, sort_keys=True)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, target)
-    try:  # make the rename itself durable
-        directory = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
-    except OSError:
-        pass
-    return target
+    return paths.write_text_atomically(folder / MANIFEST_NAME,
+                                       json.dumps(manifest, indent=1, sort_keys=True))
 
 
-def _written_before_manifests(folder: pathlib.Path) -> bool:
+def _written_before_manifests(folder: epath.Path) -> bool:
     """A folder of checkpoints none of which has a manifest was saved by an earlier version
     (an unfinished save, by contrast, sits beside steps that have theirs)."""
     steps = [path for path in folder.parent.iterdir() if path.is_dir() and path.name.isdigit()]
     return not any((step / MANIFEST_NAME).is_file() for step in steps)
 
 
-def verify_manifest(folder: str | pathlib.Path) -> dict:
+def verify_manifest(folder: epath.PathLike) -> dict:
     """The manifest of `folder` once every file it lists matches; raises _InvalidCheckpoint."""
-    folder = pathlib.Path(folder)
+    folder = paths.as_path(folder)
     path = folder / MANIFEST_NAME
     if not path.is_file():
         raise _InvalidCheckpoint(
@@ -131,7 +126,7 @@ def verify_manifest(folder: str | pathlib.Path) -> dict:
         member = folder / relative
         if not member.is_file():
             raise _InvalidCheckpoint("corrupt", f"{relative} is missing")
-        size = member.stat().st_size
+        size = paths.file_size(member)
         if size != expected["size"]:
             raise _InvalidCheckpoint("corrupt", f"{relative} size mismatch ({size} bytes, "
                                                 f"{expected['size']} when saved)")
@@ -167,7 +162,7 @@ def _array_shapes(tree: Any) -> dict[str, tuple]:
     return {key: tuple(leaf.shape) for key, leaf in flat.items() if hasattr(leaf, "shape")}
 
 
-def _shape_differences(folder: pathlib.Path, abstract_state: Any) -> list[str]:
+def _shape_differences(folder: epath.Path, abstract_state: Any) -> list[str]:
     """'path: saved (a, b), now (c, d)' for each array whose saved shape differs from the
     current model's, plus arrays only one side has. Raises _InvalidCheckpoint when the saved
     metadata cannot be read."""
@@ -221,10 +216,10 @@ def _manager_options(keep: int, name: str) -> ocp.CheckpointManagerOptions:
 
 
 class Checkpoints:
-    def __init__(self, workdir: str | pathlib.Path, keep: int = 2, config: Any = None):
+    def __init__(self, workdir: epath.PathLike, keep: int = 2, config: Any = None):
         """`config`, the current run's, is recorded in every manifest and named field by field
         when a checkpoint turns out to be from another model."""
-        self.workdir = pathlib.Path(workdir).absolute()
+        self.workdir = paths.absolute(workdir)
         root = self.workdir / "checkpoints"
         self.root = root
         self.config = flat_config(config)
@@ -263,7 +258,7 @@ class Checkpoints:
         steps = sorted(manager.all_steps(), reverse=True)
         if not steps:
             return None
-        invalid: list[tuple[pathlib.Path, _InvalidCheckpoint]] = []
+        invalid: list[tuple[epath.Path, _InvalidCheckpoint]] = []
         for step in steps:
             folder = self._folder(manager, step)
             try:
@@ -302,8 +297,8 @@ class Checkpoints:
 
     # ------------------------------------------------------------------------------------------
     @staticmethod
-    def _folder(manager: ocp.CheckpointManager, step: int) -> pathlib.Path:
-        return pathlib.Path(manager.directory) / str(step)
+    def _folder(manager: ocp.CheckpointManager, step: int) -> epath.Path:
+        return paths.as_path(manager.directory) / str(step)
 
     def _restore_step(self, manager: ocp.CheckpointManager, step: int, abstract_state: Any):
         """Verify, compare shapes, restore. _InvalidCheckpoint for a bad step folder;
@@ -327,7 +322,7 @@ class Checkpoints:
             raise _InvalidCheckpoint("unreadable", f"{type(error).__name__}: {error}") from error
         return restored.state, dict(restored.progress)
 
-    def _mismatch_error(self, folder: pathlib.Path, manifest: dict,
+    def _mismatch_error(self, folder: epath.Path, manifest: dict,
                         differences: list[str]) -> CheckpointError:
         saved, source = manifest.get("config"), f"the config recorded in {folder / MANIFEST_NAME}"
         if not saved:
@@ -358,8 +353,8 @@ class Checkpoints:
             return None
 
     def _set_aside(self, manager: ocp.CheckpointManager,
-                   invalid: list[tuple[pathlib.Path, _InvalidCheckpoint]],
-                   restored_from: pathlib.Path) -> None:
+                   invalid: list[tuple[epath.Path, _InvalidCheckpoint]],
+                   restored_from: epath.Path) -> None:
         """Warns about, records and moves away the invalid steps newer than `restored_from`."""
         quarantine = self.root / INVALID_FOLDER
         for folder, problem in invalid:
@@ -371,6 +366,6 @@ class Checkpoints:
             if jax.process_index() == 0:
                 quarantine.mkdir(parents=True, exist_ok=True)
                 if target.exists():
-                    shutil.rmtree(target)
-                os.replace(folder, target)
+                    target.rmtree()
+                paths.move(folder, target)
         manager.reload()

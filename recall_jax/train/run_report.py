@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import io
 import json
-import pathlib
 import time
 
 import jax
 import numpy as np
+from etils import epath
 
+from recall_jax import paths
 from recall_jax.evaluation.bootstrap import Bootstrap
 from recall_jax.evaluation.estimates import (full_ranking_per_user, full_ranking_row,
                                              paired_difference_row)
@@ -69,12 +70,10 @@ def protocol_line(config, dataset, split, progress) -> str:
     return line
 
 
-def _write_per_user(path: pathlib.Path, arrays: dict[str, np.ndarray]) -> None:
+def _write_per_user(path: epath.Path, arrays: dict[str, np.ndarray]) -> None:
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
-    temporary = path.with_suffix(".tmp")
-    temporary.write_bytes(buffer.getvalue())
-    temporary.replace(path)
+    paths.write_bytes_atomically(path, buffer.getvalue())
 
 
 def final_report(config, model, params, split, dataset, progress, workdir, mesh=None,
@@ -83,7 +82,7 @@ def final_report(config, model, params, split, dataset, progress, workdir, mesh=
     """Validation and test rows for the model at its best epoch, with the popularity baseline
     (and, given the item text vectors, the training-free text-similarity baseline); with
     cold-start items, test rows for warm and cold targets as well."""
-    workdir = pathlib.Path(workdir)
+    workdir = paths.as_path(workdir)
     eval_config = config.eval
     ks = tuple(eval_config.ks)
     max_k = max(ks)
@@ -139,12 +138,13 @@ def final_report(config, model, params, split, dataset, progress, workdir, mesh=
               "wall_seconds": progress["wall_seconds"], "epochs_run": len(progress["history"]),
               "truncated": progress["truncated"], "history": progress["history"]}
     if jax.process_index() == 0:
-        write_report(rows, str(workdir), title=title, protocol_note=protocol,
+        write_report(rows, workdir, title=title, protocol_note=protocol,
                      command=config.command, columns=headline_columns(ks),
                      differences=differences,
                      difference_metrics=[f"{m}@{k}" for k in ks for m in ("HR", "NDCG")])
         _write_per_user(workdir / PER_USER_FILE, per_user_ranks)
-        (workdir / "history.json").write_text(json.dumps(progress["history"], indent=1))
+        paths.write_text_atomically(workdir / "history.json",
+                                    json.dumps(progress["history"], indent=1))
         summary = {key: report[key] for key in ("best_epoch", "train_seconds", "wall_seconds",
                                                 "epochs_run", "truncated")}
         summary.update(
@@ -153,5 +153,5 @@ def final_report(config, model, params, split, dataset, progress, workdir, mesh=
             devices=[str(device) for device in jax.devices()], jax_version=jax.__version__,
             command=config.command,
             checkpoint_fallbacks=progress.get("checkpoint_fallbacks", []))
-        (workdir / "run_summary.json").write_text(json.dumps(summary, indent=1))
+        paths.write_text_atomically(workdir / "run_summary.json", json.dumps(summary, indent=1))
     return report

@@ -9,12 +9,13 @@ each seed's own value with its bootstrap interval.
 from __future__ import annotations
 
 import json
-import pathlib
 from collections.abc import Sequence
 
 import jax
 import ml_collections
+from etils import epath
 
+from recall_jax import paths
 from recall_jax.errors import UsageError
 from recall_jax.evaluation.estimates import seed_summary
 from recall_jax.evaluation.report import format_markdown_table, headline_columns
@@ -23,8 +24,8 @@ from recall_jax.train import trainer
 SEEDS_FILE = "seeds.json"
 
 
-def seed_folder(workdir: str | pathlib.Path, seed: int) -> pathlib.Path:
-    return pathlib.Path(workdir) / f"seed_{seed}"
+def seed_folder(workdir: epath.PathLike, seed: int) -> epath.Path:
+    return paths.as_path(workdir) / f"seed_{seed}"
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -62,10 +63,10 @@ def format_seed_table(summary: dict, metrics: Sequence[str]) -> str:
     return format_markdown_table(rows, ["model", "split", *metrics])
 
 
-def train_seeds(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
+def train_seeds(config: ml_collections.ConfigDict, workdir: epath.PathLike,
                 seeds: Sequence[int]) -> dict:
     """Trains `config` once per seed, then writes seeds.json and seeds.md into workdir."""
-    workdir = pathlib.Path(workdir)
+    workdir = paths.as_path(workdir)
     reports = []
     for seed in seeds:
         seed_config = config.copy_and_resolve_references()
@@ -81,9 +82,10 @@ def train_seeds(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
                    truncated=any(report["truncated"] for report in reports))
     if jax.process_index() == 0:
         workdir.mkdir(parents=True, exist_ok=True)
-        (workdir / SEEDS_FILE).write_text(json.dumps(summary, indent=1))
+        paths.write_text_atomically(workdir / SEEDS_FILE, json.dumps(summary, indent=1))
         metrics = [f"{m}@{k}" for k in ks for m in ("HR", "NDCG")]
-        (workdir / "seeds.md").write_text(
+        paths.write_text_atomically(
+            workdir / "seeds.md",
             f"# {config.model.name} on {config.data.name}: {len(seeds)} seeds\n\n"
             f"Mean ± sample standard deviation across seeds {', '.join(map(str, seeds))}; each "
             f"seed's run (with bootstrap intervals) is in seed_<seed>/results.md.\n\n"

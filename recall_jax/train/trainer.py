@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import pathlib
 import time
 from typing import Any
 
@@ -16,9 +15,10 @@ import ml_collections
 import numpy as np
 import optax
 from absl import logging
+from etils import epath
 from tqdm import tqdm
 
-from recall_jax import distributed
+from recall_jax import distributed, paths
 from recall_jax.config_validation import validate_config
 from recall_jax.data.cold_start import cold_start_split
 from recall_jax.data.pipeline import NextItemBatches
@@ -151,9 +151,9 @@ def wall_clock_limit_reached(progress: dict, max_train_minutes: float) -> bool:
     return max_train_minutes > 0 and progress["wall_seconds"] >= 60 * max_train_minutes
 
 
-def load_run_config(workdir: str | pathlib.Path) -> ml_collections.ConfigDict:
+def load_run_config(workdir: epath.PathLike) -> ml_collections.ConfigDict:
     """The config a finished run in `workdir` was trained with (its config.json)."""
-    path = pathlib.Path(workdir) / "config.json"
+    path = paths.as_path(workdir) / "config.json"
     if not path.is_file():
         raise RunFolderError(f"{path} not found: {workdir} is not a recall_jax run folder ; "
                              "give the --workdir of a run of python -m recall_jax.main")
@@ -192,17 +192,16 @@ def _as_tuples(value):
     return tuple(_as_tuples(v) for v in value) if isinstance(value, list) else value
 
 
-def write_run_config(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> None:
+def write_run_config(config: ml_collections.ConfigDict, workdir: epath.PathLike) -> None:
     """<workdir>/config.json, replaced atomically."""
-    temporary = workdir / "config.json.tmp"
-    temporary.write_text(config.to_json_best_effort(indent=2))
-    temporary.replace(workdir / "config.json")
+    paths.write_text_atomically(paths.as_path(workdir) / "config.json",
+                                config.to_json_best_effort(indent=2))
 
 
 # ----------------------------------------------------------------------------------------------
 # The whole run.
 # ----------------------------------------------------------------------------------------------
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dict:
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: epath.PathLike) -> dict:
     """Trains, keeps the best epoch by validation NDCG@10, reports test there. Returns the report."""
     started = time.perf_counter()
     # Everything that can be checked before a file is written: config, workdir, data.
@@ -217,7 +216,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
         return _train_in_workdir(config, workdir, dataset, split, cold_items, started)
 
 
-def _train_in_workdir(config: ml_collections.ConfigDict, workdir: pathlib.Path, dataset, split,
+def _train_in_workdir(config: ml_collections.ConfigDict, workdir: epath.Path, dataset, split,
                       cold_items: np.ndarray | None, started: float) -> dict:
     """train_and_evaluate once the config is valid, the data read and the workdir held."""
     is_chief = jax.process_index() == 0
@@ -352,7 +351,7 @@ def split_with_cold_start(dataset, config):
     return cold.split, cold.cold_items
 
 
-def restore_best_params(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
+def restore_best_params(config: ml_collections.ConfigDict, workdir: epath.PathLike,
                         dataset):
     """(model, parameters at the best validation epoch, mesh) of a finished run in `workdir`."""
     mesh = sharding.make_mesh(config.mesh.model_parallelism)
@@ -371,6 +370,6 @@ def restore_best_params(config: ml_collections.ConfigDict, workdir: str | pathli
     finally:
         checkpoints.close()
     if restored is None:
-        raise RunFolderError(f"{pathlib.Path(workdir) / 'checkpoints' / 'best'} holds no "
+        raise RunFolderError(f"{paths.as_path(workdir) / 'checkpoints' / 'best'} holds no "
                              "checkpoint ; train first (python -m recall_jax.main ...)")
     return model, restored[0].params, mesh

@@ -6,6 +6,9 @@ whole run and records the holder (pid, host, start time) in it: a second run on 
 workdir fails at once naming the holder. The kernel drops the lock when its process dies, so
 the lock of a killed run is taken over; the takeover is logged with the dead holder's pid.
 Folders the lock created are removed again when the run leaves them empty.
+
+A remote workdir (gs://bucket/run) has no advisory locks: it is used without one, and a warning
+says that a concurrent run on the same workdir is not detected.
 """
 
 from __future__ import annotations
@@ -13,22 +16,26 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import pathlib
 import socket
 import time
 
 from absl import logging
+from etils import epath
 
+from recall_jax import paths
 from recall_jax.errors import WorkdirError
 
 LOCK_FILE = ".lock"
 
 
-def check_workdir(workdir: str | pathlib.Path) -> pathlib.Path:
-    """The workdir as an absolute path, if it is (or can become) a writable folder."""
-    path = pathlib.Path(workdir).expanduser().absolute()
+def check_workdir(workdir: epath.PathLike) -> epath.Path:
+    """The workdir as an absolute path, if it is (or can become) a writable folder. A remote
+    workdir is only checked not to be a file (its permissions show at the first write)."""
+    path = paths.absolute(workdir, expand_user=True)
     if path.exists() and not path.is_dir():
         raise WorkdirError(f"--workdir {path} is a file, not a folder ; give a folder path")
+    if not paths.is_local(path):
+        return path
     existing = path
     while not existing.exists():
         existing = existing.parent
@@ -47,7 +54,7 @@ def _describe(holder: dict) -> str:
     return f"pid {holder.get('pid', '?')} on host {holder.get('host', '?')} (since {since})"
 
 
-def _read_holder(path: pathlib.Path) -> dict:
+def _read_holder(path: epath.Path) -> dict:
     try:
         return json.loads(path.read_text() or "{}")
     except (OSError, ValueError):
@@ -55,15 +62,22 @@ def _read_holder(path: pathlib.Path) -> dict:
 
 
 class WorkdirLock:
-    """Context manager: the exclusive lock on a workdir (created if missing)."""
+    """Context manager: the exclusive lock on a workdir (created if missing). A remote workdir
+    is only created: it gets no lock (see the module doc)."""
 
-    def __init__(self, workdir: str | pathlib.Path):
-        self.workdir = pathlib.Path(workdir)
+    def __init__(self, workdir: epath.PathLike):
+        self.workdir = paths.as_path(workdir)
         self.path = self.workdir / LOCK_FILE
         self._handle = None
-        self._created: list[pathlib.Path] = []
+        self._created: list[epath.Path] = []
 
     def acquire(self) -> None:
+        if not paths.is_local(self.workdir):
+            logging.warning("workdir %s is not on a local filesystem: it is used without a "
+                            "lock, so a concurrent run on the same workdir is not detected",
+                            self.workdir)
+            self.workdir.mkdir(parents=True, exist_ok=True)
+            return
         missing = self.workdir
         while not missing.exists():
             self._created.append(missing)
@@ -104,7 +118,7 @@ class WorkdirLock:
         self._handle = None
         for folder in self._created:  # folders this run made and left empty (a failed run)
             try:
-                folder.rmdir()
+                os.rmdir(folder)
             except OSError:
                 break
 
