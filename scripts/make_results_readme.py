@@ -18,7 +18,6 @@ import argparse
 import importlib.util
 import json
 import pathlib
-import shlex
 import shutil
 import sys
 
@@ -33,7 +32,8 @@ from recall_jax.evaluation.metrics import per_user_metrics  # noqa: E402
 from recall_jax.evaluation.report import (DIFFERENCE_NOTE, format_difference_table,  # noqa: E402
                                           format_markdown_table)
 from recall_jax.train.run_report import PER_USER_FILE  # noqa: E402
-from recall_jax.train.seeds import SEEDS_FILE, format_seed_table, seed_folder  # noqa: E402
+from recall_jax.train.seeds import (SEEDS_FILE, format_seed_table, seed_folder,  # noqa: E402
+                                   single_seed_command)
 
 COLUMNS = ("model", "split", "HR@10", "NDCG@10", "HR@50", "NDCG@50", "HR@200", "NDCG@200", "MRR",
            "Coverage@10")
@@ -154,30 +154,6 @@ def run_section(folder: pathlib.Path) -> str:
 def portable(command: str) -> str:
     """A recorded command with this checkout's absolute path made relative to the repository."""
     return command.replace(f"{REPO}/", "")
-
-
-def single_seed_command(seeds_command: str, seed: int) -> str:
-    """The command that trains one seed of a --seeds run on its own (into seed_<seed>)."""
-    tokens = shlex.split(seeds_command)
-    out = []
-    skip = False
-    for index, token in enumerate(tokens):
-        if skip:
-            skip = False
-            continue
-        if token == "--seeds":
-            skip = True
-            continue
-        if token.startswith("--seeds="):
-            continue
-        if token == "--workdir" and index + 1 < len(tokens):
-            out += [token, str(seed_folder(tokens[index + 1], seed))]
-            skip = True
-            continue
-        if token.startswith("--workdir="):
-            token = "--workdir=" + str(seed_folder(token.split("=", 1)[1], seed))
-        out.append(token)
-    return shlex.join(out + [f"--config.seed={seed}"])
 
 
 def comparison_section(folder: pathlib.Path, figures: pathlib.Path) -> str:

@@ -9,6 +9,7 @@ each seed's own value with its bootstrap interval.
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Sequence
 
 import jax
@@ -63,6 +64,30 @@ def format_seed_table(summary: dict, metrics: Sequence[str]) -> str:
     return format_markdown_table(rows, ["model", "split", *metrics])
 
 
+def single_seed_command(seeds_command: str, seed: int) -> str:
+    """The command that trains one seed of a --seeds run on its own (into seed_<seed>)."""
+    tokens = shlex.split(seeds_command)
+    out = []
+    skip = False
+    for index, token in enumerate(tokens):
+        if skip:
+            skip = False
+            continue
+        if token == "--seeds":
+            skip = True
+            continue
+        if token.startswith("--seeds="):
+            continue
+        if token == "--workdir" and index + 1 < len(tokens):
+            out += [token, str(seed_folder(tokens[index + 1], seed))]
+            skip = True
+            continue
+        if token.startswith("--workdir="):
+            token = "--workdir=" + str(seed_folder(token.split("=", 1)[1], seed))
+        out.append(token)
+    return shlex.join(out + [f"--config.seed={seed}"])
+
+
 def train_seeds(config: ml_collections.ConfigDict, workdir: epath.PathLike,
                 seeds: Sequence[int]) -> dict:
     """Trains `config` once per seed, then writes seeds.json and seeds.md into workdir."""
@@ -72,6 +97,8 @@ def train_seeds(config: ml_collections.ConfigDict, workdir: epath.PathLike,
         seed_config = config.copy_and_resolve_references()
         with seed_config.unlocked():
             seed_config.seed = seed
+            if config.command:  # set by the entry point: record the seed's own command
+                seed_config.command = single_seed_command(config.command, seed)
         reports.append(trainer.train_and_evaluate(seed_config, seed_folder(workdir, seed)))
     ks = tuple(config.eval.ks)
     summary = summarize_seeds(reports, seeds, ks)
