@@ -1,7 +1,8 @@
 """Training and full-ranking evaluation at large catalogues, per item-table split.
 
     python scripts/benchmark_scale.py [--sizes 100000 1000000] [--model-parallelism 1 2 4 8]
-        [--steps 20] [--eval-users 6040] [--full-softmax-max-items 200000] [--json out.json]
+        [--steps 20] [--eval-users 6040] [--full-softmax-max-items 200000] [--eval-only]
+        [--json out.json]
 
 One cell per (catalogue size, model_parallelism), each in its own process, so that the peak
 RSS (the child's ru_maxrss) belongs to that cell alone. A cell builds the synthetic data of
@@ -16,6 +17,8 @@ and measures:
     --eval-repeats 2, a warm one;
   * peak process RSS (with full softmax, its logits chunks dominate; --full-softmax-max-items 0
     measures sampled softmax alone) and, where the device reports it, peak device memory.
+With --eval-only a cell skips training and evaluates freshly initialised parameters (no
+optimizer state), so its peak RSS is the memory full-ranking evaluation needs.
 On CPU the devices are XLA host devices (--xla_force_host_platform_device_count=8 unless
 XLA_FLAGS sets a count); cells whose model_parallelism does not divide the device count are
 skipped. Run the 10^6-item cells on an otherwise idle machine.
@@ -113,6 +116,24 @@ def time_train_steps(config: ml_collections.ConfigDict, split, mesh, host_batche
             "state": state, "model": model, **layout}
 
 
+def initial_params(config: ml_collections.ConfigDict, num_items: int, mesh):
+    """(model, freshly initialised parameters placed by the mesh rules): no optimizer state, so
+    the process holds what evaluation needs and nothing else."""
+    model = build_model(config.model, num_items,
+                        table_rows_multiple=config.mesh.model_parallelism)
+    example = jnp.zeros((config.train.batch_size, config.model.max_len), jnp.int32)
+
+    def init(rng):
+        return model.init(rng, example)["params"]
+
+    rng = jax.random.PRNGKey(config.seed)
+    placement = sharding.tree_shardings(jax.eval_shape(init, rng), mesh,
+                                        config.mesh.parameter_rules,
+                                        config.mesh.replicate_unsplittable)
+    with jax.set_mesh(mesh):
+        return model, jax.jit(init, out_shardings=placement)(rng)
+
+
 def device_peak_gib() -> float | None:
     """Peak bytes in use on the first device, where the backend reports it (GPU, TPU)."""
     stats = jax.devices()[0].memory_stats()
@@ -141,10 +162,16 @@ def run_cell(num_items: int, model_parallelism: int, args: argparse.Namespace) -
         host_batches.extend(batches.epoch(len(host_batches)))
     host_batches = host_batches[:needed]
 
-    sampled = time_train_steps(config, split, mesh, host_batches, args.warmup)
-    state, model = sampled.pop("state"), sampled.pop("model")
-    result["sampled"] = sampled
-    if num_items <= args.full_softmax_max_items:
+    if args.eval_only:
+        model, params = initial_params(config, num_items, mesh)
+        result["eval_only"] = table_split(params["item_embedding"]["embedding"],
+                                          model_parallelism)
+    else:
+        sampled = time_train_steps(config, split, mesh, host_batches, args.warmup)
+        state, model = sampled.pop("state"), sampled.pop("model")
+        params = state.params
+        result["sampled"] = sampled
+    if not args.eval_only and num_items <= args.full_softmax_max_items:
         full_config = ml_collections.ConfigDict(config.to_dict())
         full_config.loss.name = "full_softmax"
         full = time_train_steps(full_config, split, mesh, host_batches, args.warmup)
@@ -155,7 +182,7 @@ def run_cell(num_items: int, model_parallelism: int, args: argparse.Namespace) -
     result["eval_s"] = []
     for _ in range(args.eval_repeats):
         started = time.perf_counter()
-        metrics, ranking = evaluate_model(model, state.params, evaluation, config.eval,
+        metrics, ranking = evaluate_model(model, params, evaluation, config.eval,
                                           config.train.bucket_lengths, mesh)
         result["eval_s"].append(time.perf_counter() - started)
     ranks = ranking.target_ranks
@@ -204,6 +231,16 @@ def table_rows(cells: list[dict]) -> list[str]:
                 if cell["model_parallelism"] == 1 and "sampled" in cell}
     for cell in cells:
         head = f"| {cell['items']:,} | {cell['model_parallelism']} |"
+        if "eval_only" in cell:
+            layout = cell["eval_only"]
+            warm = f"{cell['eval_s'][1]:.2f}" if len(cell["eval_s"]) > 1 else "-"
+            lines.append(
+                f"{head} {cell['mesh']['data']} x {cell['mesh']['model']} | "
+                f"{layout['rows_per_device']:,} of {layout['table_rows']:,} (evaluation only) |"
+                + " - |" * 6 + f" {cell['eval_s'][0]:.2f} | {warm} | "
+                f"{cell['ranked_users']:,} / {cell['eval_users']:,} | {cell['data_s']:.1f} | "
+                f"{cell['peak_rss_gib']:.2f} | - |")
+            continue
         if "sampled" not in cell:
             reason = cell["skipped"] if "skipped" in cell else cell["failed"]
             lines.append(f"{head} {reason} |" + " |" * 13)
@@ -254,6 +291,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="evaluation calls: the first compiles, the second is warm")
     parser.add_argument("--full-softmax-max-items", type=int, default=200_000,
                         help="full softmax only up to this catalogue size")
+    parser.add_argument("--eval-only", action="store_true",
+                        help="no training: initialised parameters only, so a cell's peak RSS is "
+                        "what full-ranking evaluation needs")
     parser.add_argument("--json", type=pathlib.Path, default=None, help="also write the cells")
     parser.add_argument("--cell", type=int, nargs=2, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--cell-output", type=pathlib.Path, default=None, help=argparse.SUPPRESS)

@@ -203,23 +203,28 @@ def ann_scale_section(paths: list[pathlib.Path]) -> str:
         format_markdown_table(rows, columns, float_format="{:.4g}"), ""])
 
 
-def scale_section(path: pathlib.Path) -> str:
-    """Training and evaluation at 10^5 and 10^6 items, from benchmark_scale.py --json."""
+def scale_section(paths: list[pathlib.Path]) -> str:
+    """Training and evaluation at 10^5 and 10^6 items, from benchmark_scale.py --json files."""
     spec = importlib.util.spec_from_file_location("benchmark_scale",
                                                   REPO / "scripts" / "benchmark_scale.py")
     benchmark = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(benchmark)
-    saved = _read_json(path)
+    saved = [_read_json(path) for path in paths]
+    cells = [cell for one in saved for cell in one["cells"]]
+    commands = "\n".join(portable(one["command"]) for one in saved)
+    machines = "; ".join(sorted({one["machine"] for one in saved}))
     return "\n".join([
         "## Training and full-ranking evaluation at 10^5 and 10^6 items", "",
         "Synthetic catalogues of experiments/configs/synthetic_large.py, SASRec with its item "
         "table split by rows over the mesh's model axis (checked on the live array), XLA CPU "
         "host devices standing in for accelerators (model parallelism > 1 on one CPU measures "
         "the cost of the split, not a speed-up). Each cell ran in its own process; peak RSS is "
-        "that process's, training and evaluation together. Speeds are this machine's "
-        f"({saved['machine']}). Rows from {path}; command:", "",
-        f"```\n{portable(saved['command'])}\n```", "",
-        *benchmark.table_rows(saved["cells"]), ""])
+        "that process's (training and evaluation together; evaluation alone in the cells "
+        "marked \"evaluation only\"). With model parallelism 1 each of the 8 host devices holds "
+        "a whole copy of the item table and its optimizer moments. Speeds are this machine's "
+        f"({machines}). Rows from {', '.join(map(str, paths))}; commands:", "",
+        f"```\n{commands}\n```", "",
+        *benchmark.table_rows(cells), ""])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -355,8 +360,8 @@ def main() -> None:
                         help="a comparison/ folder written by python -m recall_jax.compare")
     parser.add_argument("--ann-scale", type=pathlib.Path, nargs="+", default=None,
                         help="JSON files written by scripts/benchmark_ann_scale.py --json")
-    parser.add_argument("--scale", type=pathlib.Path, default=None,
-                        help="a JSON file written by scripts/benchmark_scale.py --json")
+    parser.add_argument("--scale", type=pathlib.Path, nargs="+", default=None,
+                        help="JSON files written by scripts/benchmark_scale.py --json")
     parser.add_argument("--cold-start", type=pathlib.Path, default=None,
                         help="an output folder of scripts/run_cold_start.sh")
     parser.add_argument("--out", type=pathlib.Path, default=None, help="default: stdout")
@@ -365,7 +370,7 @@ def main() -> None:
                        + ([f"--comparison {args.comparison}"] if args.comparison else [])
                        + ([f"--ann-scale {' '.join(map(str, args.ann_scale))}"]
                           if args.ann_scale else [])
-                       + ([f"--scale {args.scale}"] if args.scale else [])
+                       + ([f"--scale {' '.join(map(str, args.scale))}"] if args.scale else [])
                        + ([f"--cold-start {args.cold_start}"] if args.cold_start else [])
                        + [f"--out {args.out or 'experiments/README.md'}"])
     header = [
