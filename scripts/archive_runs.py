@@ -1,5 +1,5 @@
 """Copies the record of finished runs (tables, per-user ranks, histories, configs, summaries)
-into the repository, without checkpoints, TensorBoard logs, text caches or search indexes, so
+into the repository, without checkpoints, TensorBoard logs, cached text vectors or search indexes, so
 that the results pages can be regenerated from committed files:
 
     python scripts/archive_runs.py runs/ml1m_chrono_sasrec_seeds runs/compare_ml1m \
@@ -15,7 +15,9 @@ import argparse
 import pathlib
 import shutil
 
-SKIPPED_FOLDERS = {"checkpoints", "tensorboard", "text_cache", "invalid"}
+SKIPPED_FOLDERS = {"checkpoints", "tensorboard", "invalid"}
+# Text caches keep only their small .json records (how the vectors were made), not the vectors.
+TEXT_CACHE = "text_cache"
 SKIPPED_PREFIXES = ("scann_index",)  # saved search indexes (scann_index_dot, ...)
 SKIPPED_SUFFIXES = {".tmp", ".lock"}
 
@@ -31,6 +33,10 @@ def archive(source: pathlib.Path, destination: pathlib.Path, max_bytes: int) -> 
                 or any(part.startswith(SKIPPED_PREFIXES) for part in folders) \
                 or path.suffix in SKIPPED_SUFFIXES or path.name.startswith("."):
             continue
+        if TEXT_CACHE in folders and (path.suffix != ".json" or any(
+                (source / pathlib.Path(*folders[:depth + 1])).is_symlink()
+                for depth in range(len(folders)))):
+            continue  # the vectors, or a link to a shared cache archived once where it lies
         if path.stat().st_size > max_bytes:
             left_out.append(f"{path} ({path.stat().st_size / 2**20:.1f} MB)")
             continue
