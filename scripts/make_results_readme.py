@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import re
 import pathlib
 import shutil
 import sys
@@ -152,8 +153,21 @@ def run_section(folder: pathlib.Path) -> str:
 
 
 def portable(command: str) -> str:
-    """A recorded command with this checkout's absolute path made relative to the repository."""
-    return command.replace(f"{REPO}/", "")
+    """A recorded command made relative to the repository: this checkout's absolute path
+    removed, and an absolute run folder under some runs/ shown as runs/<...>, where the
+    repository's commands put it."""
+    return re.sub(r"(^|[\s=])/[^\s=]*/runs/", r"\1runs/", command.replace(f"{REPO}/", ""))
+
+
+def _cold_start_commands(folder: pathlib.Path) -> str:
+    """The study's commands; an archived study is rerun into runs/ and archived again."""
+    page = "--out experiments/cold_start.md"
+    if folder.parent.parts[-2:] != ("experiments", "runs"):
+        return (f"bash scripts/run_cold_start.sh {folder}\n"
+                f"python scripts/make_results_readme.py --cold-start {folder} {page}")
+    return (f"bash scripts/run_cold_start.sh runs/{folder.name}\n"
+            f"python scripts/archive_runs.py runs/{folder.name} --to experiments/runs\n"
+            f"python scripts/make_results_readme.py --cold-start {folder} {page}")
 
 
 def comparison_section(folder: pathlib.Path, figures: pathlib.Path) -> str:
@@ -336,9 +350,7 @@ def cold_start_section(folder: pathlib.Path) -> str:
         "model first meets them at test time. Test users are split by whether their held-out "
         "target is warm or cold. Each row is the model at its best validation epoch.", "",
         "Command (every run below, then this page):", "",
-        f"```\nbash scripts/run_cold_start.sh {folder}\n"
-        f"python scripts/make_results_readme.py --cold-start {folder} --out "
-        "experiments/cold_start.md\n```", ""]
+        f"```\n{_cold_start_commands(folder)}\n```", ""]
     for kind, heading in (("warm", "Warm targets"), ("cold", "Cold targets")):
         rows, differences, users = sections[kind]
         out += [f"### {heading} ({users:,} test users)", "",

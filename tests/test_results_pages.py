@@ -157,3 +157,5 @@ def test_recorded_commands_become_portable_single_seed_commands(pages):
                       "runs/seeds/seed_1 --config.train.progress_bar=False --config.seed=1")
     assert pages.single_seed_command("m --seeds=0,2 --workdir=w", 2) == \
         "m --workdir=w/seed_2 --config.seed=2"
+    assert pages.portable("m --workdir /data/x/runs/a --c=/y/runs/b") == \
+        "m --workdir runs/a --c=runs/b"
