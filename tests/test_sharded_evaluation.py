@@ -66,7 +66,8 @@ for num_items in (3417, 3707):
                     "excluded": int((reference.target_ranks == -1).sum()),
                     "top_all_ties_first": reference.top_items[0, :3].tolist()})
             rows = sharding.make_mesh(8)
-            placed = _item_rows_on_mesh(jax.numpy.asarray(items), rows=8 * 464, mesh=rows)
+            placed, finite = _item_rows_on_mesh(jax.numpy.asarray(items), rows=8 * 464,
+                                                num_items=num_items, mesh=rows)
             out["item_rows"].append({"row_axis": placed.sharding.spec[0],
                                      "shard_rows": placed.sharding.shard_shape(placed.shape)[0]})
 print("RESULT " + json.dumps(out))

@@ -6,7 +6,9 @@ import functools
 from collections.abc import Callable, Sequence
 
 import jax
+import jax.numpy as jnp
 import numpy as np
+from jax.sharding import NamedSharding, PartitionSpec
 
 from recall_jax.data.pipeline import (bucket_for_lengths, derived_bucket_lengths,
                                       evaluation_inputs)
@@ -39,6 +41,17 @@ def _replicated_last_position_vectors(mesh, model, params, item_ids):
 @functools.partial(jax.jit, static_argnums=0)
 def _item_vectors(model, params) -> jax.Array:
     return model.apply({"params": params}, method=model.item_vectors)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _item_vectors_by_row(mesh, model, params) -> jax.Array:
+    """[num_items + 1 + zero rows, dim]: the item vectors padded to a multiple of the model
+    axis, so that they split evenly over it (an uneven split would be replicated instead)."""
+    vectors = model.apply({"params": params}, method=model.item_vectors)
+    shards = mesh.shape[sharding.MODEL_AXIS]
+    vectors = jnp.pad(vectors, ((0, -len(vectors) % shards), (0, 0)))
+    return jax.lax.with_sharding_constraint(
+        vectors, NamedSharding(mesh, PartitionSpec(sharding.MODEL_AXIS, None)))
 
 
 def spread_over_mesh(batch: np.ndarray, mesh: jax.sharding.Mesh | None) -> jax.Array | np.ndarray:
@@ -90,11 +103,14 @@ def rank_evaluation_set(user_vectors: np.ndarray, item_vectors: np.ndarray,
                         mesh: jax.sharding.Mesh | None = None) -> RankingResult:
     """Rank the whole catalogue for every evaluated user under eval_config's protocol
     (seen_items, ks, user_chunk, item_chunk, audit_scores)."""
-    return rank_all_items(user_vectors, item_vectors, evaluation_set.targets,
+    return rank_all_items(user_vectors, item_vectors[:evaluation_set.histories.num_items + 1]
+                          if isinstance(item_vectors, np.ndarray) else item_vectors,
+                          evaluation_set.targets,
                           evaluation_exclusions(evaluation_set, eval_config.seen_items),
                           max_k=max(eval_config.ks), user_chunk=eval_config.user_chunk,
                           item_chunk=eval_config.item_chunk or None,
-                          audit=eval_config.audit_scores, mesh=mesh)
+                          audit=eval_config.audit_scores, mesh=mesh,
+                          num_items=evaluation_set.histories.num_items)
 
 
 def encode_users_and_items(model, params, evaluation_set: EvaluationSet, batch_size: int,
@@ -114,7 +130,10 @@ def encode_users_and_items(model, params, evaluation_set: EvaluationSet, batch_s
         encode = functools.partial(_last_position_vectors_on_mesh, mesh)
     user_vectors = encode_histories(lambda ids: encode(model, params, ids),
                                     inputs, batch_size, bucket_lengths, mesh)
-    item_vectors = _item_vectors(model, params)
+    if mesh is None:
+        item_vectors = _item_vectors(model, params)
+    else:  # split by rows over the model axis, as the item table is: never whole on one device
+        item_vectors = _item_vectors_by_row(mesh, model, params)
     return user_vectors, np.asarray(item_vectors) if items_on_host else item_vectors
 
 

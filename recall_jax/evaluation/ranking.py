@@ -272,13 +272,18 @@ def _rank_vector_chunk_on_mesh(users, targets, exclusions, item_rows, *, mesh, n
         users, targets, exclusions, item_rows)
 
 
-@functools.partial(jax.jit, static_argnames=("rows", "mesh"))
-def _item_rows_on_mesh(item_vectors, *, rows: int, mesh):
-    """[rows, dim] float32: the item vectors, zero rows after them, split over the model axis."""
-    vectors = jnp.nan_to_num(item_vectors.astype(jnp.float32))
-    padded = jnp.pad(vectors, ((0, rows - vectors.shape[0]), (0, 0)))
-    return jax.lax.with_sharding_constraint(
-        padded, NamedSharding(mesh, PartitionSpec(sharding.MODEL_AXIS, None)))
+@functools.partial(jax.jit, static_argnames=("rows", "num_items", "mesh"))
+def _item_rows_on_mesh(item_vectors, *, rows: int, num_items: int, mesh):
+    """([rows, dim] float32: the item vectors, zero rows after them, split over the model axis;
+    whether every real item's vector is finite). Nothing is ever whole on one device."""
+    by_row = NamedSharding(mesh, PartitionSpec(sharding.MODEL_AXIS, None))
+    vectors = item_vectors.astype(jnp.float32)
+    padded = jax.lax.with_sharding_constraint(
+        jnp.pad(vectors, ((0, rows - vectors.shape[0]), (0, 0))), by_row)
+    # Row 0 and the rows after the catalogue (padding) may hold anything.
+    real = ((jnp.arange(rows) >= 1) & (jnp.arange(rows) <= num_items))[:, None]
+    finite = jnp.all(jnp.isfinite(padded) | ~real)
+    return jax.lax.with_sharding_constraint(jnp.nan_to_num(padded), by_row), finite
 
 
 @functools.partial(jax.jit, static_argnames=("num_items", "max_k"))
@@ -362,7 +367,8 @@ def _run_chunks(rank_chunk, num_users: int, targets, exclusions: Exclusions | No
 
 def rank_all_items(user_vectors, item_vectors, targets=None, exclusions: Exclusions | None = None,
                    max_k: int = 200, user_chunk: int = 1024, item_chunk: int | None = None,
-                   audit: bool = False, mesh: jax.sharding.Mesh | None = None) -> RankingResult:
+                   audit: bool = False, mesh: jax.sharding.Mesh | None = None,
+                   num_items: int | None = None) -> RankingResult:
     """Rank every real item for every user by dot-product score; see the module docstring.
 
     user_vectors: [num_users, dim]; item_vectors: [num_items + 1, dim] (row 0 = padding);
@@ -371,7 +377,8 @@ def rank_all_items(user_vectors, item_vectors, targets=None, exclusions: Exclusi
     With a mesh, each chunk of users is split over its "data" axis and the items over its
     "model" axis (item_vectors may then be a jax array already on the mesh: it never visits the
     host); the results equal the single-device ones and every process receives them whole.
-    Numpy or jax inputs.
+    Numpy or jax inputs. `num_items`, when given, marks rows after num_items + 1 as padding
+    (never ranked), e.g. item vectors padded to split evenly over the model axis.
     """
     user_vectors = np.asarray(user_vectors, np.float32)
     on_device = isinstance(item_vectors, jax.Array) and mesh is not None
@@ -381,18 +388,23 @@ def rank_all_items(user_vectors, item_vectors, targets=None, exclusions: Exclusi
             user_vectors.shape[1] != item_vectors.shape[1]:
         raise ValueError(f"need user_vectors [users, dim] and item_vectors [items + 1, dim], got "
                          f"{user_vectors.shape} and {item_vectors.shape}")
-    items_finite = (bool(jnp.isfinite(item_vectors[1:]).all()) if on_device
-                    else np.isfinite(item_vectors[1:]).all())
+    # Item vectors on the mesh are checked where they lie (in _rank_on_mesh).
+    items_finite = on_device or np.isfinite(item_vectors[1:]).all()
     if not (np.isfinite(user_vectors).all() and items_finite):
         raise ValueError("user and item vectors must be finite (row 0, padding, is exempt)")
     targets = None if targets is None else np.asarray(targets)
     num_users, dimension = user_vectors.shape
-    num_items = len(item_vectors) - 1
+    if num_items is None:
+        num_items = len(item_vectors) - 1
+    elif not 1 <= num_items < len(item_vectors):
+        raise ValueError(f"num_items={num_items} needs 2..{len(item_vectors)} item rows")
+    elif not on_device:
+        item_vectors = item_vectors[:num_items + 1]
     _check_inputs(num_users, num_items, targets, exclusions, max_k, user_chunk, item_chunk)
 
     if mesh is not None:
-        return _rank_on_mesh(user_vectors, item_vectors, targets, exclusions, max_k, user_chunk,
-                             item_chunk, audit, mesh)
+        return _rank_on_mesh(user_vectors, item_vectors, num_items, targets, exclusions, max_k,
+                             user_chunk, item_chunk, audit, mesh)
     block_size = min(item_chunk or num_items + 1, num_items + 1)
     num_blocks = -(-(num_items + 1) // block_size)
     item_blocks = np.zeros((num_blocks * block_size, dimension), np.float32)
@@ -408,20 +420,23 @@ def rank_all_items(user_vectors, item_vectors, targets=None, exclusions: Exclusi
     return _run_chunks(rank_chunk, num_users, targets, exclusions, max_k, user_chunk, mesh)
 
 
-def _rank_on_mesh(user_vectors: np.ndarray, item_vectors, targets, exclusions, max_k: int,
-                  user_chunk: int, item_chunk: int | None, audit: bool, mesh) -> RankingResult:
+def _rank_on_mesh(user_vectors: np.ndarray, item_vectors, num_items: int, targets, exclusions,
+                  max_k: int, user_chunk: int, item_chunk: int | None, audit: bool,
+                  mesh) -> RankingResult:
     """rank_all_items with users over the mesh's data axis and items over its model axis.
 
     Each model shard holds a contiguous range of ceil((num_items + 1) / model) rows (rounded up
     to whole item_chunk blocks; the zero rows after the catalogue are never ranked)."""
-    num_items = len(item_vectors) - 1
     shards = mesh.shape[sharding.MODEL_AXIS]
     per_shard = -(-(num_items + 1) // shards)
     block_size = min(item_chunk or per_shard, per_shard)
     rows = shards * block_size * -(-per_shard // block_size)
     if isinstance(item_vectors, np.ndarray):
         item_vectors = on_mesh(item_vectors, sharding.replicated(mesh))
-    item_rows = _item_rows_on_mesh(item_vectors, rows=rows, mesh=mesh)
+    item_rows, finite = _item_rows_on_mesh(item_vectors, rows=rows, num_items=num_items,
+                                           mesh=mesh)
+    if not bool(finite):
+        raise ValueError("user and item vectors must be finite (row 0, padding, is exempt)")
     dimension = user_vectors.shape[1]
     user_sharding = sharding.batch_sharding(mesh)
 
