@@ -29,7 +29,7 @@ import jax  # noqa: E402
 import ml_collections  # noqa: E402
 import numpy as np  # noqa: E402
 
-from experiments.configs import default  # noqa: E402
+from experiments.configs import sasrec_original  # noqa: E402
 from recall_jax.data.pipeline import NextItemBatches  # noqa: E402
 from recall_jax.data.registry import load_dataset, split_dataset  # noqa: E402
 from recall_jax.models import build_model  # noqa: E402
@@ -46,17 +46,6 @@ VARIANTS = (
     ("prng rbg", "train.prng_impl", "rbg"),
     ("compute bfloat16", "model.compute_dtype", "bfloat16"),
 )
-
-
-def original_sasrec_config() -> ml_collections.ConfigDict:
-    """SASRec's original size (as scripts/benchmark_train_throughput.py)."""
-    config = default.get_config()
-    config.data.name = "ml-1m-sasrec"
-    config.model.update(embed_dim=50, num_blocks=2, num_heads=1, max_len=200, mlp_ratio=1,
-                        activation="relu", dropout_rate=0.2, attention_dropout_rate=0.0)
-    config.loss.name = "binary_cross_entropy"
-    config.train.batch_size = 128
-    return config
 
 
 def with_option(config: ml_collections.ConfigDict, field: str | None,
@@ -102,7 +91,7 @@ def main() -> None:
     parser.add_argument("--chunks", type=int, default=3,
                         help="the timed steps run in this many interleaved chunks")
     args = parser.parse_args()
-    base = original_sasrec_config()
+    base = sasrec_original.get_config()
     dataset = load_dataset(base.data)
     train = split_dataset(dataset, base.data).train
     mesh = sharding.make_mesh(1)

@@ -21,7 +21,7 @@ split_cpu_into_core_devices()
 import jax  # noqa: E402
 import numpy as np
 
-from experiments.configs import default
+from experiments.configs import sasrec_original
 from recall_jax.data.pipeline import NextItemBatches
 from recall_jax.data.registry import load_dataset, split_dataset
 from recall_jax.models import build_model
@@ -29,16 +29,6 @@ from recall_jax.train import sharding
 from recall_jax.train.losses import make_loss
 from recall_jax.train.optimizer import make_optimizer
 from recall_jax.train.trainer import create_train_state, make_train_step
-
-
-def original_sasrec_config():
-    config = default.get_config()
-    config.data.name = "ml-1m-sasrec"
-    config.model.update(embed_dim=50, num_blocks=2, num_heads=1, max_len=200, mlp_ratio=1,
-                        activation="relu", dropout_rate=0.2, attention_dropout_rate=0.0)
-    config.loss.name = "binary_cross_entropy"
-    config.train.batch_size = 128
-    return config
 
 
 def time_epochs(config, train, buckets, epochs: int) -> tuple[float, int]:
@@ -72,7 +62,7 @@ def main() -> None:
     parser.add_argument("--reference", type=float, default=190.0,
                         help="reference sequences/s (PyTorch SASRec on this machine)")
     args = parser.parse_args()
-    config = original_sasrec_config()
+    config = sasrec_original.get_config()
     dataset = load_dataset(config.data)
     train = split_dataset(dataset, config.data).train
     print(f"JAX {jax.__version__} on {jax.default_backend()} ({jax.device_count()} device(s)); "

@@ -6,17 +6,12 @@ catalogues (3,418 and 3,708 table rows) and model axes 2, 4 and 8.
 
 from __future__ import annotations
 
-import json
-import os
-import pathlib
-import subprocess
-import sys
 
 import pytest
+from probes import run_on_cpu_devices
 
 from recall_jax.models.sequential_recommender import padded_rows
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
 
 PROBE = """
 import json, sys
@@ -65,13 +60,7 @@ print("RESULT " + json.dumps(out))
 
 @pytest.fixture(scope="module")
 def probe():
-    env = {**os.environ, "PYTHONPATH": str(REPO),
-           "XLA_FLAGS": "--xla_force_host_platform_device_count=8"}
-    result = subprocess.run([sys.executable, "-c", PROBE], cwd=REPO, env=env,
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    line = next(line for line in result.stdout.splitlines() if line.startswith("RESULT "))
-    return json.loads(line[len("RESULT "):])
+    return run_on_cpu_devices(PROBE, devices=8, timeout=300)
 
 
 @pytest.mark.parametrize("num_items", [3416, 3706])

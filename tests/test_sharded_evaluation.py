@@ -10,15 +10,10 @@ scores round differently in the last bit.
 
 from __future__ import annotations
 
-import json
-import os
-import pathlib
-import subprocess
-import sys
 
 import pytest
+from probes import run_on_cpu_devices
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
 
 PROBE = """
 import json
@@ -76,13 +71,7 @@ print("RESULT " + json.dumps(out))
 
 @pytest.fixture(scope="module")
 def probe():
-    env = {**os.environ, "PYTHONPATH": str(REPO),
-           "XLA_FLAGS": "--xla_force_host_platform_device_count=8"}
-    result = subprocess.run([sys.executable, "-c", PROBE], cwd=REPO, env=env,
-                            capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    line = next(line for line in result.stdout.splitlines() if line.startswith("RESULT "))
-    return json.loads(line[len("RESULT "):])
+    return run_on_cpu_devices(PROBE, devices=8, timeout=600)
 
 
 def test_fixed_order_scores_give_identical_rankings_on_every_mesh(probe):
