@@ -15,7 +15,7 @@ from recall_jax.data.pipeline import (bucket_for_lengths, derived_bucket_lengths
 from recall_jax.data.splits import EvaluationSet
 from recall_jax.evaluation.metrics import ranking_metrics
 from recall_jax.evaluation.protocol import Exclusions, seen_item_exclusions
-from recall_jax.evaluation.ranking import RankingResult, rank_all_items
+from recall_jax.evaluation.ranking import RankingResult, on_mesh, rank_all_items
 from recall_jax.train import sharding
 from recall_jax.train.cloze import mask_token
 
@@ -61,7 +61,7 @@ def spread_over_mesh(batch: np.ndarray, mesh: jax.sharding.Mesh | None) -> jax.A
     batch_sharding = sharding.batch_sharding(mesh)
     if batch.shape[0] % mesh.shape[sharding.DATA_AXIS]:
         return batch
-    return jax.make_array_from_callback(batch.shape, batch_sharding, lambda index: batch[index])
+    return on_mesh(batch, batch_sharding)
 
 
 def encode_histories(encode_last: Callable[[np.ndarray], jax.Array], inputs: np.ndarray,
@@ -103,9 +103,7 @@ def rank_evaluation_set(user_vectors: np.ndarray, item_vectors: np.ndarray,
                         mesh: jax.sharding.Mesh | None = None) -> RankingResult:
     """Rank the whole catalogue for every evaluated user under eval_config's protocol
     (seen_items, ks, user_chunk, item_chunk, audit_scores)."""
-    return rank_all_items(user_vectors, item_vectors[:evaluation_set.histories.num_items + 1]
-                          if isinstance(item_vectors, np.ndarray) else item_vectors,
-                          evaluation_set.targets,
+    return rank_all_items(user_vectors, item_vectors, evaluation_set.targets,
                           evaluation_exclusions(evaluation_set, eval_config.seen_items),
                           max_k=max(eval_config.ks), user_chunk=eval_config.user_chunk,
                           item_chunk=eval_config.item_chunk or None,

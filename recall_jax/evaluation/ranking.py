@@ -19,11 +19,11 @@ its rank is NOT_RANKED (-1), a miss at every cut-off. `target_ties` counts the o
 items with exactly the target's score (a diagnostic: many ties make every rank arbitrary).
 
 Memory is O(user_chunk * item_chunk): users go user_chunk at a time, items item_chunk at a time
-with a running top-K. On a mesh, users are split over the "data" axis and items over the "model"
-axis; each shard keeps its own top-K and rank counts, and a merge gives exactly the
-single-device ranks and top lists. The target's score is read from the same score block as its competitors'.
+with a running top-K. The target's score is read from the same score block as its competitors'.
 With more than one item block that takes two passes over the blocks (top lists and target
-scores first, then ranks).
+scores first, then ranks). On a mesh, users are split over the "data" axis and items over the
+"model" axis; each shard keeps its own top-K and rank counts, and a merge gives exactly the
+single-device ranks and top lists.
 """
 
 from __future__ import annotations
@@ -431,8 +431,10 @@ def _rank_on_mesh(user_vectors: np.ndarray, item_vectors, num_items: int, target
     per_shard = -(-(num_items + 1) // shards)
     block_size = min(item_chunk or per_shard, per_shard)
     rows = shards * block_size * -(-per_shard // block_size)
-    if isinstance(item_vectors, np.ndarray):
-        item_vectors = on_mesh(item_vectors, sharding.replicated(mesh))
+    if isinstance(item_vectors, np.ndarray):  # placed split by rows, never whole per device
+        host = np.zeros((rows, item_vectors.shape[1]), np.float32)
+        host[:len(item_vectors)] = item_vectors
+        item_vectors = on_mesh(host, NamedSharding(mesh, PartitionSpec(sharding.MODEL_AXIS)))
     item_rows, finite = _item_rows_on_mesh(item_vectors, rows=rows, num_items=num_items,
                                            mesh=mesh)
     if not bool(finite):
