@@ -8,29 +8,26 @@ import contextlib
 import json
 import sys
 
+import jax
+import numpy as np
+from absl import flags, logging
+from etils import epath
+from ml_collections import config_flags
+
+from recall_jax import paths
+from recall_jax.cli import flag_config, run_entry_point
 from recall_jax.platform import split_cpu_into_core_devices
-
-split_cpu_into_core_devices()
-
-import jax  # noqa: E402
-import numpy as np  # noqa: E402
-from absl import flags, logging  # noqa: E402
-from etils import epath  # noqa: E402
-from ml_collections import config_flags  # noqa: E402
-
-from recall_jax import paths  # noqa: E402
-from recall_jax.cli import flag_config, run_entry_point  # noqa: E402
-from recall_jax.config_validation import validate_config  # noqa: E402
-from recall_jax.data.registry import load_dataset  # noqa: E402
-from recall_jax.errors import RunFolderError  # noqa: E402
-from recall_jax.evaluation.bootstrap import Bootstrap  # noqa: E402
-from recall_jax.evaluation.model_evaluation import (encode_users_and_items,  # noqa: E402
+from recall_jax.data.registry import load_dataset
+from recall_jax.errors import RunFolderError
+from recall_jax.evaluation.bootstrap import Bootstrap
+from recall_jax.evaluation.model_evaluation import (encode_users_and_items,
                                                     evaluation_exclusions)
-from recall_jax.evaluation.protocol import describe_policy, targets_in_history  # noqa: E402
-from recall_jax.retrieval.compare import EvaluatedUsers, ModelVectors, run_comparison  # noqa: E402
-from recall_jax.train import trainer  # noqa: E402
-from recall_jax.train.checkpoints import config_differences, flat_config  # noqa: E402
-from recall_jax.train.workdir import WorkdirLock, check_workdir  # noqa: E402
+from recall_jax.evaluation.protocol import describe_policy, targets_in_history
+from recall_jax.retrieval.comparison import EvaluatedUsers, ModelVectors, run_comparison
+from recall_jax.train import trainer
+from recall_jax.train.config_validation import validate_config
+from recall_jax.train.checkpoints import config_differences, flat_config
+from recall_jax.train.workdir import WorkdirLock, check_workdir
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Run folder: comparison/ goes here, and the models too "
@@ -137,5 +134,11 @@ def main(argv):
         print((paths.as_path(FLAGS.workdir) / "comparison" / "comparison.md").read_text())
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """Entry point: the CPU split into devices before JAX creates its backend, then main."""
+    split_cpu_into_core_devices()
     run_entry_point(main)
+
+
+if __name__ == "__main__":
+    run()

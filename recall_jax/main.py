@@ -5,17 +5,14 @@ from __future__ import annotations
 import logging as python_logging
 import sys
 
+import jax
+from absl import flags, logging
+from ml_collections import config_flags
+
+from recall_jax import distributed, paths
+from recall_jax.cli import flag_config, run_entry_point
 from recall_jax.platform import split_cpu_into_core_devices
-
-split_cpu_into_core_devices()
-
-import jax  # noqa: E402  (after the device split above)
-from absl import flags, logging  # noqa: E402
-from ml_collections import config_flags  # noqa: E402
-
-from recall_jax import distributed, paths  # noqa: E402
-from recall_jax.cli import flag_config, run_entry_point  # noqa: E402
-from recall_jax.train import seeds, trainer  # noqa: E402
+from recall_jax.train import seeds, trainer
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Where checkpoints, metrics and the results table go.")
@@ -52,6 +49,9 @@ def main(argv):
 
 def run() -> None:
     """Console-script entry point (`recall-jax --config ... --workdir ...`)."""
+    # Before JAX creates its CPU backend (importing jax does not); never at import time, so
+    # importing this module leaves the process's device count alone.
+    split_cpu_into_core_devices()
     run_entry_point(main)
 
 

@@ -1,4 +1,4 @@
-"""Process-level JAX set-up that must happen before jax is imported."""
+"""Process-level JAX set-up that entry points do before JAX creates its backends."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ def split_cpu_into_core_devices(num_devices: int | None = None) -> None:
     Data-parallel steps over per-core CPU devices keep both cores busy on the many small ops of
     a recommender step, where one multi-threaded device leaves them idle; on a machine with an
     accelerator this only changes the host platform, which JAX does not use for computation.
-    Call it before the first `import jax`.
+    Call it in an entry point before JAX creates its CPU backend (the first use of a device;
+    importing jax does not create it), never at import time.
     """
     flags = os.environ.get("XLA_FLAGS", "")
     if CPU_DEVICES_FLAG in flags:

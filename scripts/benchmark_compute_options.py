@@ -33,7 +33,7 @@ from experiments.configs import sasrec_original  # noqa: E402
 from recall_jax.data.pipeline import NextItemBatches  # noqa: E402
 from recall_jax.data.registry import load_dataset, split_dataset  # noqa: E402
 from recall_jax.models import build_model  # noqa: E402
-from recall_jax.train import sharding  # noqa: E402
+from recall_jax.core import sharding  # noqa: E402
 from recall_jax.train.losses import make_loss  # noqa: E402
 from recall_jax.train.optimizer import make_optimizer  # noqa: E402
 from recall_jax.train.trainer import create_train_state, make_train_step  # noqa: E402

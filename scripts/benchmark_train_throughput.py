@@ -25,7 +25,7 @@ from experiments.configs import sasrec_original
 from recall_jax.data.pipeline import NextItemBatches
 from recall_jax.data.registry import load_dataset, split_dataset
 from recall_jax.models import build_model
-from recall_jax.train import sharding
+from recall_jax.core import sharding
 from recall_jax.train.losses import make_loss
 from recall_jax.train.optimizer import make_optimizer
 from recall_jax.train.trainer import create_train_state, make_train_step

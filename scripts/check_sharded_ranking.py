@@ -25,7 +25,7 @@ import numpy as np
 
 from recall_jax.evaluation.protocol import seen_item_exclusions
 from recall_jax.evaluation.ranking import RankingResult, rank_all_items
-from recall_jax.train import sharding
+from recall_jax.core import sharding
 
 
 def random_problem(users: int, items: int, dim: int, history: int, seed: int):

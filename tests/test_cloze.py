@@ -7,7 +7,8 @@ import numpy as np
 
 from experiments.configs import synthetic_tiny
 from recall_jax.train import trainer
-from recall_jax.train.cloze import cloze_batch, mask_token
+from recall_jax.core.ids import mask_token
+from recall_jax.train.cloze import cloze_batch
 
 
 def test_cloze_window_is_the_sequence_and_padding_is_never_masked():

@@ -69,7 +69,7 @@ def test_the_scan_sees_the_code_reading_configs():
              for path in SOURCES for _, root, fields in config_reads(path)}
     assert ("recall_jax/train/trainer.py", "config", ("train", "num_epochs")) in reads
     assert ("recall_jax/data/registry.py", "data_config", ("min_user_events",)) in reads
-    assert ("recall_jax/retrieval/compare.py", "compare_config", ("timing_repeats",)) in reads
+    assert ("recall_jax/retrieval/comparison.py", "compare_config", ("timing_repeats",)) in reads
     assert len(reads) > 100
 
 

@@ -189,7 +189,7 @@ def test_bfloat16_compute_keeps_float32_parameters_and_outputs(name):
 
 
 def test_bfloat16_train_step_has_a_finite_float32_loss():
-    from recall_jax.train import sharding  # noqa: PLC0415
+    from recall_jax.core import sharding  # noqa: PLC0415
     from recall_jax.train.losses import make_loss  # noqa: PLC0415
     from recall_jax.train.optimizer import make_optimizer  # noqa: PLC0415
     from recall_jax.train.trainer import create_train_state, make_train_step  # noqa: PLC0415

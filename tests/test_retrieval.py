@@ -7,9 +7,9 @@ import pytest
 
 from recall_jax.evaluation.metrics import ann_recall_at_k
 from recall_jax.evaluation.protocol import Exclusions
-from recall_jax.retrieval.candidates import Candidates
+from recall_jax.core.candidates import Candidates
 from recall_jax.retrieval.exact import approx_top_k, exact_top_k
-from recall_jax.data.dataset import last_entries
+from recall_jax.core.csr import last_entries
 from recall_jax.retrieval.item_cf import item_cf_top_k, item_similarity
 from recall_jax.retrieval.scann_index import ScannIndex, ScannSettings, autotune
 from recall_jax.retrieval.threshold import (cosine_chunks, cosine_threshold, filter_by_cosine,
@@ -201,7 +201,7 @@ def test_target_positions_in_candidate_lists():
 
 def test_exact_top_k_split_over_a_device_mesh_matches_one_device():
     import jax
-    from recall_jax.train import sharding
+    from recall_jax.core import sharding
     mesh = sharding.make_mesh(1, jax.devices())
     found = exact_top_k(USERS, ITEMS, 10, EXCLUSIONS, user_chunk=8, mesh=mesh)
     np.testing.assert_array_equal(found.padded(10), numpy_top_k(10))
@@ -217,7 +217,7 @@ def test_exact_top_k_on_eight_devices_matches_numpy():
         "sys.path.insert(0, 'tests')\n"
         "from test_retrieval import USERS, ITEMS, EXCLUSIONS, numpy_top_k\n"
         "from recall_jax.retrieval.exact import exact_top_k\n"
-        "from recall_jax.train import sharding\n"
+        "from recall_jax.core import sharding\n"
         "assert jax.device_count() == 8\n"
         "found = exact_top_k(USERS, ITEMS, 10, EXCLUSIONS, user_chunk=16,\n"
         "                    mesh=sharding.make_mesh(1))\n"

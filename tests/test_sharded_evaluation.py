@@ -20,7 +20,7 @@ import json
 import jax, numpy as np
 from recall_jax.evaluation.protocol import seen_item_exclusions
 from recall_jax.evaluation.ranking import _item_rows_on_mesh, rank_all_items
-from recall_jax.train import sharding
+from recall_jax.core import sharding
 
 rng = np.random.default_rng(0)
 out = {"devices": jax.device_count(), "rankings": [], "item_rows": []}

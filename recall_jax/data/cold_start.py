@@ -12,7 +12,8 @@ import dataclasses
 
 import numpy as np
 
-from recall_jax.data.dataset import SequenceDataset, offsets_from_owners, owner_of_entries
+from recall_jax.core.csr import offsets_from_owners, owner_of_entries
+from recall_jax.data.dataset import SequenceDataset
 from recall_jax.data.splits import EvaluationSet, Split
 
 

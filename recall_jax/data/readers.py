@@ -71,7 +71,8 @@ from typing import Iterable, Sequence
 import numpy as np
 from absl import logging
 
-from recall_jax.data.dataset import ItemCatalogue, SequenceDataset, offsets_from_owners
+from recall_jax.core.csr import offsets_from_owners
+from recall_jax.data.dataset import ItemCatalogue, SequenceDataset
 from recall_jax.errors import DataNotFoundError, RecallJaxError
 
 DATA_ROOT_VARIABLE = "RECALL_JAX_DATA"

@@ -17,8 +17,9 @@ from typing import Sequence
 
 import numpy as np
 
+from recall_jax.core.ids import PADDING_ITEM
+
 NOT_FOUND = -1
-PADDING_ITEM = 0
 
 
 def _positions(positions) -> np.ndarray:

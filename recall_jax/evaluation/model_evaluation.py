@@ -16,8 +16,8 @@ from recall_jax.data.splits import EvaluationSet
 from recall_jax.evaluation.metrics import ranking_metrics
 from recall_jax.evaluation.protocol import Exclusions, seen_item_exclusions
 from recall_jax.evaluation.ranking import RankingResult, on_mesh, rank_all_items
-from recall_jax.train import sharding
-from recall_jax.train.cloze import mask_token
+from recall_jax.core import sharding
+from recall_jax.core.ids import mask_token
 
 
 @functools.partial(jax.jit, static_argnums=0)

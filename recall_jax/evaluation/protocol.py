@@ -19,7 +19,7 @@ import dataclasses
 
 import numpy as np
 
-from recall_jax.data.dataset import offsets_from_owners, owner_of_entries
+from recall_jax.core.csr import offsets_from_owners, owner_of_entries
 
 SEEN_ITEM_POLICIES = ("exclude", "keep", "exclude_keep_target")
 OPTIMISTIC_POLICIES = ("exclude_keep_target",)

@@ -36,10 +36,11 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec
 
+from recall_jax.core import sharding
+from recall_jax.core.ids import PADDING_ITEM
+from recall_jax.core.shapes import next_power_of_two
 from recall_jax.evaluation.protocol import Exclusions
-from recall_jax.train import sharding
 
-PADDING_ITEM = 0
 NOT_RANKED = -1
 _DIMENSION_BLOCK = 32  # Dimensions added per fused step of the fixed-order dot product.
 
@@ -296,9 +297,6 @@ def _rank_score_chunk(scores, targets, exclusions, *, num_items: int, max_k: int
 # ----------------------------------------------------------------------------------------------
 # Host side: chunks of users, input checks, results.
 # ----------------------------------------------------------------------------------------------
-def next_power_of_two(value: int) -> int:
-    return 1 << max(0, int(value) - 1).bit_length()
-
 
 def _chunk_size(num_users: int, user_chunk: int, mesh) -> int:
     """Small queries get small shapes; with a mesh, a multiple of its device count."""

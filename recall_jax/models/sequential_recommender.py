@@ -28,7 +28,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from recall_jax.data.dataset import PADDING_ITEM
+from recall_jax.core.ids import PADDING_ITEM
 from recall_jax.models.dropout import make_dropout
 from recall_jax.models.transformer import TransformerBlock
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sparse
 
-from recall_jax.data.dataset import last_entries
+from recall_jax.core.csr import last_entries
 from recall_jax.evaluation.protocol import Exclusions
 from recall_jax.evaluation.ranking import RankingResult, rank_all_items
 from recall_jax.retrieval.threshold import unit_rows

@@ -13,10 +13,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from recall_jax.core.candidates import Candidates
+from recall_jax.core.ids import PADDING_ITEM
+from recall_jax.core.shapes import next_power_of_two
 from recall_jax.evaluation.protocol import Exclusions
-from recall_jax.evaluation.ranking import (PADDING_ITEM, dot_scores, next_power_of_two,
-                                           rank_all_items, rank_scores, rankable_in_block)
-from recall_jax.retrieval.candidates import Candidates
+from recall_jax.evaluation.ranking import dot_scores, rank_all_items, rank_scores, rankable_in_block
 
 
 def exact_top_k(user_vectors, item_vectors, k: int, exclusions: Exclusions | None = None,

@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sparse
 
-from recall_jax.data.dataset import last_entries
+from recall_jax.core.csr import last_entries
 from recall_jax.evaluation.protocol import Exclusions
-from recall_jax.retrieval.candidates import Candidates
+from recall_jax.core.candidates import Candidates
 from recall_jax.retrieval.exact import top_k_of_scores
 
 

@@ -17,10 +17,10 @@ from typing import Sequence
 
 import numpy as np
 
-from recall_jax.data.dataset import offsets_from_counts, offsets_from_owners, owner_of_entries
+from recall_jax.core.csr import offsets_from_counts, offsets_from_owners, owner_of_entries
 from recall_jax.evaluation.metrics import ann_recall_at_k
 from recall_jax.evaluation.protocol import Exclusions
-from recall_jax.retrieval.candidates import Candidates
+from recall_jax.core.candidates import Candidates
 
 
 @dataclasses.dataclass(frozen=True)

@@ -18,10 +18,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from recall_jax.data.dataset import offsets_from_owners, owner_of_entries
+from recall_jax.core.csr import offsets_from_owners, owner_of_entries
 from recall_jax.evaluation.protocol import Exclusions
-from recall_jax.evaluation.ranking import dot_scores, next_power_of_two, rankable_in_block
-from recall_jax.retrieval.candidates import Candidates
+from recall_jax.core.shapes import next_power_of_two
+from recall_jax.evaluation.ranking import dot_scores, rankable_in_block
+from recall_jax.core.candidates import Candidates
 
 
 def unit_rows(vectors: np.ndarray) -> np.ndarray:

@@ -21,7 +21,7 @@ from etils import epath
 
 from recall_jax import paths
 from recall_jax.errors import ConfigError
-from recall_jax.evaluation.ranking import next_power_of_two
+from recall_jax.core.shapes import next_power_of_two
 from recall_jax.text.checkpoint import load_bert, load_tokenizer
 
 

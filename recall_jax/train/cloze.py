@@ -11,12 +11,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-PADDING_ITEM = 0
+from recall_jax.core.ids import PADDING_ITEM
 
-
-def mask_token(num_items: int) -> int:
-    """The [MASK] id: one past the last catalogue id (row num_items + 1 of the input table)."""
-    return num_items + 1
 
 
 def cloze_batch(inputs: jax.Array, targets: jax.Array, rng: jax.Array, mask_id: int,

@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from recall_jax.data.dataset import PADDING_ITEM
+from recall_jax.core.ids import PADDING_ITEM
 
 LOSS_NAMES = ("full_softmax", "sampled_softmax", "binary_cross_entropy")
 NEGATIVE_SAMPLERS = ("uniform", "popularity")

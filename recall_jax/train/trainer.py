@@ -19,7 +19,7 @@ from etils import epath
 from tqdm import tqdm
 
 from recall_jax import distributed, paths
-from recall_jax.config_validation import validate_config
+from recall_jax.train.config_validation import validate_config
 from recall_jax.data.cold_start import cold_start_split
 from recall_jax.data.pipeline import NextItemBatches
 from recall_jax.data.registry import load_dataset, split_dataset
@@ -27,9 +27,10 @@ from recall_jax.errors import RecallJaxError, RunFolderError
 from recall_jax.evaluation.model_evaluation import evaluate_model
 from recall_jax.models import build_model
 from recall_jax.text.item_text_vectors import item_text_vectors_for
-from recall_jax.train import sharding
+from recall_jax.core import sharding
 from recall_jax.train.checkpoints import Checkpoints
-from recall_jax.train.cloze import cloze_batch, mask_token
+from recall_jax.core.ids import mask_token
+from recall_jax.train.cloze import cloze_batch
 from recall_jax.train.losses import make_loss
 from recall_jax.train.metric_writer import MetricWriter
 from recall_jax.train.optimizer import make_optimizer

@@ -23,7 +23,7 @@ from recall_jax.models.dropout import DROPOUT_IMPLS
 from recall_jax.models.transformer import ACTIVATIONS, ATTENTION_IMPLEMENTATIONS, COMPUTE_DTYPES
 from recall_jax.text.bert import POOLINGS
 from recall_jax.train.losses import LOSS_NAMES, NEGATIVE_SAMPLERS
-from recall_jax.train.sharding import DATA_AXIS, MODEL_AXIS
+from recall_jax.core.sharding import DATA_AXIS, MODEL_AXIS
 
 # compare.models (recall_jax.compare.MODEL_KINDS; that module sets up devices on import).
 COMPARE_MODELS = ("dot", "cosine")

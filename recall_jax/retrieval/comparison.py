@@ -35,7 +35,7 @@ from recall_jax.evaluation.report import (DIFFERENCE_NOTE, format_difference_tab
                                           format_markdown_table)
 from recall_jax.retrieval import threshold
 from recall_jax.retrieval.baselines import popularity_ranking
-from recall_jax.retrieval.candidates import Candidates
+from recall_jax.core.candidates import Candidates
 from recall_jax.retrieval.exact import approx_top_k, exact_top_k
 from recall_jax.retrieval.item_cf import item_cf_top_k, item_similarity
 from recall_jax.retrieval.scann_index import ScannIndex, ScannSettings, autotune

@@ -10,9 +10,9 @@ import dataclasses
 
 import numpy as np
 
-from recall_jax.data.dataset import offsets_from_counts, offsets_from_owners, owner_of_entries
+from recall_jax.core.csr import offsets_from_counts, offsets_from_owners, owner_of_entries
+from recall_jax.core.ids import PADDING_ITEM
 
-PADDING_ITEM = 0
 
 
 @dataclasses.dataclass(frozen=True)
