@@ -23,10 +23,12 @@ mkdir -p "$OUT/text_cache"
 for run in "${RUNS[@]}"; do
   read -r model tower dropout <<< "$run"
   name="${model}_${tower/+/_}"
-  overrides=()
+  objective=next_item
+  if [ "$model" = "bert4rec" ]; then objective=cloze; fi
+  overrides=(--config.model.objective="$objective")
   if [ "$dropout" != "0" ]; then
     name="${name}_id_dropout_${dropout}"
-    overrides=(--config.model.item_id_dropout="$dropout")
+    overrides+=(--config.model.item_id_dropout="$dropout")
   fi
   workdir="$OUT/$name"
   if [ -f "$workdir/results.json" ]; then

@@ -8,7 +8,7 @@ import numpy as np
 from experiments.configs import synthetic_tiny
 from recall_jax.train import trainer
 from recall_jax.core.ids import mask_token
-from recall_jax.train.cloze import cloze_batch
+from recall_jax.models.cloze import cloze_batch
 
 
 def test_cloze_window_is_the_sequence_and_padding_is_never_masked():
@@ -34,6 +34,7 @@ def test_cloze_window_is_the_sequence_and_padding_is_never_masked():
 def test_bidirectional_encoder_learns_with_the_cloze_objective(tmp_path):
     config = synthetic_tiny.get_config()
     config.model.name = "bert4rec"
+    config.model.objective = "cloze"
     config.train.num_epochs = 10
     report = trainer.train_and_evaluate(config, tmp_path)
     rows = {(r["model"], r["split"]): r for r in report["rows"]}

@@ -51,7 +51,7 @@ for replicate in (False, True):
         _, _, shardings = trainer._state_initializer(
             model, make_optimizer(config.optimizer, 10), config, sharding.make_mesh(2),
             np.zeros((8, 16), np.int32))
-        out["errors"].append(str(shardings.params["position_embedding"]["embedding"].spec))
+        out["errors"].append(str(shardings.params["encoder"]["position_embedding"]["embedding"].spec))
     except ConfigError as error:
         out["errors"].append("ConfigError: " + str(error))
 print("RESULT " + json.dumps(out))

@@ -48,7 +48,8 @@ def test_text_table_is_frozen_and_never_decayed(tower):
 def test_text_towers_need_text_and_known_modes():
     with pytest.raises(ValueError, match="needs text vectors"):
         build_model(model_config("text"), NUM_ITEMS, None)
-    with pytest.raises(ValueError, match="item_tower must be one of"):
+    with pytest.raises(ValueError, match=r"config.model.item_tower='pixels': unknown item tower; "
+                                         r"expected one of \('id', 'text', 'id\+text'\)"):
         build_model(model_config("pixels"), NUM_ITEMS, TEXT)
 
 

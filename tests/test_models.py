@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from experiments.configs import default
+from recall_jax.errors import ConfigError
 from recall_jax.models import build_model
 from recall_jax.models.dropout import (DROPOUT_IMPLS, ByteDropout, byte_threshold, make_dropout,
                                       random_bytes)
@@ -16,8 +17,9 @@ MAX_LEN = 12
 
 def make(name="sasrec", **overrides):
     config = default.get_config().model
-    config.update(dict(name=name, max_len=MAX_LEN, embed_dim=16, num_blocks=2, num_heads=2,
-                       mlp_ratio=2, dropout_rate=0.1), **overrides)
+    objective = "cloze" if name == "bert4rec" else "next_item"
+    config.update(dict(name=name, objective=objective, max_len=MAX_LEN, embed_dim=16,
+                       num_blocks=2, num_heads=2, mlp_ratio=2, dropout_rate=0.1), **overrides)
     model = build_model(config, NUM_ITEMS)
     params = model.init(jax.random.PRNGKey(0), jnp.zeros((1, MAX_LEN), jnp.int32))["params"]
     return model, params
@@ -72,8 +74,8 @@ def test_what_lies_in_the_padded_region_never_reaches_real_positions(name):
     changed = jax.tree.map(lambda x: x, params)
     noise = jax.random.normal(jax.random.PRNGKey(5), (16,)) * 10.0
     changed["item_embedding"]["embedding"] = params["item_embedding"]["embedding"].at[0].set(noise)
-    changed["position_embedding"]["embedding"] = (
-        params["position_embedding"]["embedding"].at[:2].add(noise))
+    changed["encoder"]["position_embedding"]["embedding"] = (
+        params["encoder"]["position_embedding"]["embedding"].at[:2].add(noise))
     after = encode(model, changed, HISTORY)
     np.testing.assert_allclose(after[0, 2:], before[0, 2:], atol=1e-5)
     without_padding = encode(model, params, HISTORY[:, 2:])
@@ -116,8 +118,14 @@ def test_random_bytes_are_uniform():
 
 
 def test_bad_model_settings_are_rejected():
-    with pytest.raises(ValueError, match="unknown model"):
-        make("gru4rec")
+    with pytest.raises(ConfigError, match=r"config.model.name='gpt': unknown behaviour encoder; "
+                                          r"expected one of \('sasrec', 'bert4rec'"):
+        make("gpt")
+    with pytest.raises(ConfigError, match="config.model.objective='next_item' needs a causal "
+                                          "encoder.*bidirectional.*one of \\['cloze'\\]"):
+        make("bert4rec", objective="next_item")
+    with pytest.raises(ConfigError, match="needs a bidirectional encoder"):
+        make("sasrec", objective="cloze")
     with pytest.raises(ValueError, match="unknown activation"):
         make("sasrec", activation="swishy")
     with pytest.raises(ValueError, match="dropout rate"):

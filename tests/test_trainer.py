@@ -185,7 +185,7 @@ example = np.zeros((8, config.model.max_len), np.int32)
 state, _ = trainer.create_train_state(model, make_optimizer(config.optimizer, 10), config, mesh,
                                       example)
 table = state.params["item_embedding"]["embedding"]
-dense = state.params["block_0"]["mlp"]["expand"]["kernel"]
+dense = state.params["encoder"]["block_0"]["mlp"]["expand"]["kernel"]
 print(json.dumps({"mesh": dict(mesh.shape), "table": list(table.shape),
                   "table_spec": str(table.sharding.spec),
                   "table_shards": sorted({tuple(s.data.shape) for s in table.addressable_shards}),

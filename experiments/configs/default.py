@@ -66,7 +66,12 @@ def get_config() -> ml_collections.ConfigDict:
         num_users=500, num_items=200, num_topics=8, mean_length=30, seed=0))
 
     config.model = ml_collections.ConfigDict()
-    config.model.name = "sasrec"  # "sasrec" (causal) | "bert4rec" (bidirectional)
+    # Behaviour encoder (recall_jax.models.encoders.ENCODERS): "sasrec" (causal Transformer) |
+    # "bert4rec" (bidirectional Transformer) | "gru4rec" (GRU) | "hstu" (causal HSTU)
+    config.model.name = "sasrec"
+    # Training objective (recall_jax.models.objectives.OBJECTIVES): "next_item" (causal
+    # encoders) | "cloze" (masked items; bidirectional encoders such as bert4rec)
+    config.model.objective = "next_item"
     config.model.max_len = 200
     config.model.embed_dim = 64
     config.model.num_blocks = 2
@@ -87,8 +92,10 @@ def get_config() -> ml_collections.ConfigDict:
     config.model.tie_item_embeddings = True
     config.model.normalize = False  # True: cosine scores divided by temperature
     config.model.temperature = 0.05
-    config.model.mask_rate = 0.2  # bert4rec only: share of items masked for the cloze objective
-    config.model.item_tower = "id"  # | "text" | "id+text" (frozen text vectors + projection)
+    config.model.mask_rate = 0.2  # cloze objective only: share of items masked
+    # Item tower (recall_jax.models.item_towers.ITEM_TOWERS): "id" | "text" | "id+text"
+    # (frozen text vectors + projection)
+    config.model.item_tower = "id"
     # id+text only: share of items whose id embedding is dropped per training step (DropoutNet)
     config.model.item_id_dropout = 0.0
     config.model.text_checkpoint = ""  # local BERT folder or hub id; "": all-MiniLM-L6-v2

@@ -1,7 +1,7 @@
 """Cold start on ML-1M chrono-all: 10% of the items held out of training, reported separately.
 
 Pick the item tower and behaviour encoder on the command line, e.g.
-    --config.model.item_tower=id+text --config.model.name=bert4rec
+    --config.model.item_tower=id+text --config.model.name=bert4rec --config.model.objective=cloze
 Item text = title (with year) and genres, encoded once by all-MiniLM-L6-v2 and cached.
 """
 

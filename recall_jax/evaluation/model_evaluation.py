@@ -10,14 +10,12 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec
 
-from recall_jax.data.pipeline import (bucket_for_lengths, derived_bucket_lengths,
-                                      evaluation_inputs)
+from recall_jax.data.pipeline import bucket_for_lengths, derived_bucket_lengths
 from recall_jax.data.splits import EvaluationSet
 from recall_jax.evaluation.metrics import ranking_metrics
 from recall_jax.evaluation.protocol import Exclusions, seen_item_exclusions
 from recall_jax.evaluation.ranking import RankingResult, on_mesh, rank_all_items
 from recall_jax.core import sharding
-from recall_jax.core.ids import mask_token
 
 
 @functools.partial(jax.jit, static_argnums=0)
@@ -117,12 +115,9 @@ def encode_users_and_items(model, params, evaluation_set: EvaluationSet, batch_s
     """(user vectors [num_eval_users, dim] at each history's last position, item vectors
     [num_items + 1, dim]) of a trained model; with items_on_host=False the item vectors stay a
     jax array where the model's parameters lie (split over the mesh's model axis)."""
-    if model.causal:
-        inputs = evaluation_inputs(evaluation_set.histories, model.max_len)
-    else:  # bidirectional (cloze-trained): the history, then one [MASK] to predict
-        inputs = evaluation_inputs(evaluation_set.histories, model.max_len - 1)
-        inputs = np.concatenate([inputs, np.full((len(inputs), 1), mask_token(model.num_items),
-                                                 inputs.dtype)], axis=1)
+    # The objective says where the user vector is read (cloze: after one appended [MASK]).
+    inputs = model.objective.user_inputs(evaluation_set.histories, model.max_len,
+                                         model.num_items)
     encode = _last_position_vectors
     if mesh is not None:
         encode = functools.partial(_last_position_vectors_on_mesh, mesh)

@@ -1,18 +1,21 @@
-"""Two-tower sequential recommender: a Transformer behaviour encoder and an item tower.
+"""Two-tower sequential recommender: a behaviour encoder and an item tower.
 
-The behaviour encoder reads item ids in time order (left-padded with 0) and emits a user vector at
-every position; the item tower turns every catalogue id into a vector in the same space.
-Scores are dot products, or cosines divided by a temperature when `normalize` is set.
+The behaviour encoder (`model.name`, see `encoders.ENCODERS`) reads item ids in time order
+(left-padded with 0) and emits a user vector at every position; the item tower
+(`model.item_tower`, see `item_towers.ITEM_TOWERS`) turns every catalogue id into a vector in
+the same space. Scores are dot products, or cosines divided by a temperature when `normalize`
+is set. The training objective (`model.objective`, see `objectives.OBJECTIVES`) says how
+batches are formed and where a user's vector is read.
 
-Item tower modes: "id" (an id embedding), "text" (frozen text vectors of the item's content
-through a trainable projection, so items never seen in training still get a vector) and
-"id+text" (their sum). The text table is a parameter wrapped in stop_gradient (and excluded
-from weight decay), so it stays exactly the pretrained encoder's output.
+Item towers: "id" (an id embedding), "text" (frozen text vectors of the item's content through
+a trainable projection, so items never seen in training still get a vector) and "id+text"
+(their sum). The text table is a parameter wrapped in stop_gradient (and excluded from weight
+decay), so it stays exactly the pretrained encoder's output.
 
-With "id+text", `item_id_dropout` > 0 drops the id embedding of that share of the catalogue in
-each training step (the same items on the input and output side), as in DropoutNet (Volkovs et
-al., 2017): the model then also learns to score items from their text alone, which is all that
-an item unseen in training has.
+With a tower using both ids and text, `item_id_dropout` > 0 drops the id embedding of that share
+of the catalogue in each training step (the same items on the input and output side), as in
+DropoutNet (Volkovs et al., 2017): the model then also learns to score items from their text
+alone, which is all that an item unseen in training has.
 
 Parameters are float32; `dtype` (the compute dtype, e.g. bfloat16) sets the encoder's activations
 and matmuls, while LayerNorm statistics, the attention softmax and the returned user and item
@@ -28,11 +31,9 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from recall_jax.core.ids import PADDING_ITEM
-from recall_jax.models.dropout import make_dropout
-from recall_jax.models.transformer import TransformerBlock
-
-ITEM_TOWERS = ("id", "text", "id+text")
+from recall_jax.core.ids import PADDING_ITEM, mask_token
+from recall_jax.models.item_towers import ITEM_TOWERS
+from recall_jax.models.objectives import NextItem
 
 
 def padded_rows(rows: int, multiple: int) -> int:
@@ -48,31 +49,15 @@ def padded_initializer(init: Callable, rows: int) -> Callable:
     return padded
 
 
-def attention_mask(item_ids: jax.Array, causal: bool) -> jax.Array:
-    """[batch, 1, seq_len, seq_len] boolean: query i may attend key j (key not padding, j <= i if causal)."""
-    key_is_item = (item_ids != PADDING_ITEM)[:, None, None, :]
-    if not causal:
-        return key_is_item
-    seq_len = item_ids.shape[1]
-    lower = jnp.tril(jnp.ones((seq_len, seq_len), dtype=bool))[None, None]
-    # A query may always see itself, so padded queries never get an all-masked row.
-    diagonal = jnp.eye(seq_len, dtype=bool)[None, None]
-    return (lower & key_is_item) | diagonal
-
-
 class SequentialRecommender(nn.Module):
-    """SASRec-style (causal) or BERT-style (bidirectional) encoder with a tied or separate item tower."""
+    """A behaviour encoder (any `SequenceEncoder`) with a tied or separate item tower."""
 
     num_items: int
     max_len: int
+    encoder: nn.Module  # a SequenceEncoder, e.g. encoders.ENCODERS.get("sasrec")(config, dtype)
     embed_dim: int = 64
-    num_blocks: int = 2
-    num_heads: int = 1
-    mlp_ratio: int = 4
-    dropout_rate: float = 0.2
-    attention_dropout_rate: float = 0.0
-    activation: str = "gelu"
-    causal: bool = True
+    # How batches are formed and where the user vector is read (objectives.TrainingObjective).
+    objective: Any = NextItem()
     tie_item_embeddings: bool = True
     normalize: bool = False
     temperature: float = 0.05
@@ -83,25 +68,28 @@ class SequentialRecommender(nn.Module):
     text_table_init: Callable | None = None
     # Per-item tables get rows up to a multiple of this (the mesh's model axis), never used.
     table_rows_multiple: int = 1
-    attention_implementation: str = "dot_product_attention"
-    dropout_impl: str = "bytes"  # "bytes" (ByteDropout) | "bernoulli" (nn.Dropout)
     dtype: Any = jnp.float32  # compute dtype; parameters stay float32
 
+    @property
+    def causal(self) -> bool:
+        """Whether position t of the encoder sees only positions <= t."""
+        return self.encoder.causal
+
     def setup(self):
-        if self.item_tower not in ITEM_TOWERS:
-            raise ValueError(f"item_tower must be one of {ITEM_TOWERS}, got {self.item_tower!r}")
+        tower = ITEM_TOWERS.get(self.item_tower)
         if not 0.0 <= self.item_id_dropout < 1.0:
             raise ValueError(f"item_id_dropout must lie in [0, 1), got {self.item_id_dropout}")
-        if self.item_id_dropout > 0 and self.item_tower != "id+text":
-            raise ValueError("item_id_dropout needs item_tower='id+text' (it drops the id part "
-                             f"of fused item vectors), got item_tower={self.item_tower!r}")
-        uses_text = self.item_tower != "id"
-        if uses_text and (self.text_table_init is None or self.text_dim <= 0):
+        if self.item_id_dropout > 0 and not (tower.uses_id and tower.uses_text):
+            raise ValueError("item_id_dropout needs an item tower of ids and text, e.g. "
+                             f"'id+text' (it drops the id part of fused item vectors), got "
+                             f"item_tower={self.item_tower!r}")
+        if tower.uses_text and (self.text_table_init is None or self.text_dim <= 0):
             raise ValueError(f"item_tower={self.item_tower!r} needs text vectors "
                              "(text_table_init and text_dim)")
-        if uses_text and not self.tie_item_embeddings:
+        if tower.uses_text and not self.tie_item_embeddings:
             raise ValueError("text item towers are always tied: set tie_item_embeddings=True")
-        if uses_text:
+        self.tower = tower
+        if tower.uses_text:
             self.text_table = self.param(
                 "text_table", self.text_table_init,
                 (padded_rows(self.num_items + 2, self.table_rows_multiple), self.text_dim))
@@ -112,42 +100,22 @@ class SequentialRecommender(nn.Module):
         self.item_embedding = nn.Embed(
             padded_rows(self.num_items + 2, self.table_rows_multiple), self.embed_dim,
             embedding_init=padded_initializer(init, self.num_items + 2), dtype=self.dtype)
-        self.position_embedding = nn.Embed(self.max_len, self.embed_dim, embedding_init=init,
-                                           dtype=self.dtype)
         if not self.tie_item_embeddings:
             self.output_item_embedding = nn.Embed(
                 padded_rows(self.num_items + 1, self.table_rows_multiple), self.embed_dim,
                 embedding_init=padded_initializer(init, self.num_items + 1))
-        self.input_dropout = make_dropout(self.dropout_rate, self.dropout_impl)
-        self.blocks = [TransformerBlock(self.num_heads, self.mlp_ratio * self.embed_dim,
-                                        self.dropout_rate, self.attention_dropout_rate,
-                                        self.activation, self.attention_implementation,
-                                        self.dropout_impl, self.dtype, name=f"block_{i}")
-                       for i in range(self.num_blocks)]
-        # float32 output whatever the compute dtype: the user vectors that get scored.
-        self.final_norm = nn.LayerNorm(epsilon=1e-6, dtype=jnp.float32)
 
     def encode_users(self, item_ids: jax.Array, deterministic: bool = True,
                      id_kept: jax.Array | None = None) -> jax.Array:
         """item_ids: [batch, seq_len] -> user vectors [batch, seq_len, embed_dim] (one per position).
 
         id_kept: optional bool [num_items + 2], False where an item's id embedding is dropped."""
-        seq_len = item_ids.shape[1]
         x = self._item_rows(item_ids, id_kept)
-        x = x * jnp.sqrt(self.embed_dim).astype(x.dtype)
-        x = x + self.position_embedding(jnp.arange(self.max_len - seq_len, self.max_len))[None]
-        x = self.input_dropout(x, deterministic=deterministic)
-        is_item = (item_ids != PADDING_ITEM)[..., None]
-        x = x * is_item
-        mask = attention_mask(item_ids, self.causal)
-        for block in self.blocks:
-            x = block(x, mask, deterministic) * is_item
-        x = self.final_norm(x)
-        return self._project(x)
+        return self._project(self.encoder(x, item_ids != PADDING_ITEM, deterministic))
 
     def item_vectors(self, id_kept: jax.Array | None = None) -> jax.Array:
         """[num_items + 1, embed_dim] vectors of every catalogue id (row 0 = padding, never ranked)."""
-        if self.item_tower != "id":
+        if self.tower.uses_text:
             table = self._item_rows(jnp.arange(self.num_items + 1), id_kept)
         elif self.tie_item_embeddings:
             table = self.item_embedding.embedding[: self.num_items + 1]
@@ -158,15 +126,12 @@ class SequentialRecommender(nn.Module):
     def _item_rows(self, item_ids: jax.Array, id_kept: jax.Array | None = None) -> jax.Array:
         """The item tower's input-side vector for each id (padding and [MASK] included)."""
         by_id = self.item_embedding(item_ids)
-        if self.item_tower == "id":
-            return by_id
-        text = self.text_projection(jax.lax.stop_gradient(self.text_table)[item_ids])
-        if self.item_tower == "id+text":
-            if id_kept is not None:
-                by_id = by_id * id_kept[item_ids][..., None].astype(by_id.dtype)
-            return by_id + text
-        # Text only: the [MASK] token (bidirectional encoder) has no text; it keeps its id row.
-        return jnp.where((item_ids == self.num_items + 1)[..., None], by_id, text)
+        if id_kept is not None:
+            by_id = by_id * id_kept[item_ids][..., None].astype(by_id.dtype)
+        text = None
+        if self.tower.uses_text:
+            text = self.text_projection(jax.lax.stop_gradient(self.text_table)[item_ids])
+        return self.tower.combine(item_ids, by_id, text, mask_token(self.num_items))
 
     def _project(self, vectors: jax.Array) -> jax.Array:
         if not self.normalize:

@@ -17,8 +17,7 @@ import ml_collections
 from recall_jax.data.registry import DATASET_NAMES, SPLIT_NAMES
 from recall_jax.errors import ConfigError
 from recall_jax.evaluation.protocol import SEEN_ITEM_POLICIES
-from recall_jax.models import ENCODER_IS_CAUSAL
-from recall_jax.models.sequential_recommender import ITEM_TOWERS
+from recall_jax.models import ENCODERS, ITEM_TOWERS, OBJECTIVES, check_objective
 from recall_jax.models.dropout import DROPOUT_IMPLS
 from recall_jax.models.transformer import ACTIVATIONS, ATTENTION_IMPLEMENTATIONS, COMPUTE_DTYPES
 from recall_jax.text.bert import POOLINGS
@@ -127,7 +126,8 @@ def _check_data(p: _Problems) -> None:
 
 def _check_model(p: _Problems) -> None:
     model = p.config.model
-    p.choice("model.name", tuple(ENCODER_IS_CAUSAL))
+    p.choice("model.name", ENCODERS.names())
+    p.choice("model.objective", OBJECTIVES.names())
     for field in ("max_len", "embed_dim", "num_blocks", "num_heads", "mlp_ratio",
                   "text_max_length"):
         p.integer(f"model.{field}", 1)
@@ -143,13 +143,20 @@ def _check_model(p: _Problems) -> None:
     p.choice("model.dropout_impl", DROPOUT_IMPLS)
     p.number("model.temperature", 0.0, float("inf"), low_open=True)
     p.number("model.mask_rate", 0.0, 1.0, low_open=True, high_open=True)
-    p.choice("model.item_tower", ITEM_TOWERS)
+    p.choice("model.item_tower", ITEM_TOWERS.names())
     p.number("model.item_id_dropout", 0.0, 1.0, high_open=True)
-    if model.item_id_dropout and model.item_tower != "id+text":
-        p.add("model.item_id_dropout", "only the 'id+text' item tower drops ids; leave it 0.0")
+    tower = ITEM_TOWERS.get(model.item_tower) if model.item_tower in ITEM_TOWERS else None
+    if model.item_id_dropout and tower is not None and not (tower.uses_id and tower.uses_text):
+        p.add("model.item_id_dropout", "only item towers of ids and text (e.g. 'id+text') "
+                                       "drop ids; leave it 0.0")
     p.choice("model.text_pooling", POOLINGS)
-    if model.item_tower in ("text", "id+text"):
+    if tower is not None and tower.uses_text:
         _check_text_checkpoint(p)
+    if model.name in ENCODERS and model.objective in OBJECTIVES:
+        try:  # constructs the encoder module only: nothing is initialised
+            check_objective(model)
+        except ConfigError as error:
+            p.lines.append(str(error))
 
 
 def _check_text_checkpoint(p: _Problems) -> None:

@@ -29,8 +29,6 @@ from recall_jax.models import build_model
 from recall_jax.text.item_text_vectors import item_text_vectors_for
 from recall_jax.core import sharding
 from recall_jax.train.checkpoints import Checkpoints
-from recall_jax.core.ids import mask_token
-from recall_jax.train.cloze import cloze_batch
 from recall_jax.train.losses import make_loss
 from recall_jax.train.metric_writer import MetricWriter
 from recall_jax.train.optimizer import make_optimizer
@@ -89,7 +87,7 @@ def sharded_abstract_state(state_like: Any, shardings: Any) -> Any:
         state_like, shardings)
 
 
-def make_train_step(model, loss_fn, optimizer, state_shardings, mesh, mask_rate: float = 0.2,
+def make_train_step(model, loss_fn, optimizer, state_shardings, mesh,
                     excluded_items: np.ndarray | None = None, prng_impl: str = "threefry2x32"):
     """jit-ted update: dropout, negatives and cloze masks drawn from fold_in(state.rng, step)
     (so a resumed run draws the same ones). excluded_items (bool [num_items + 1]) are kept out
@@ -104,10 +102,11 @@ def make_train_step(model, loss_fn, optimizer, state_shardings, mesh, mask_rate:
         dropout_rng, loss_rng = jax.random.split(step_rng)
 
         inputs, targets = batch["inputs"], batch["targets"]
-        if not model.causal:  # bidirectional: masked-item objective instead of next item
-            loss_rng, mask_rng = jax.random.split(loss_rng)
-            inputs, targets = cloze_batch(inputs, targets, mask_rng,
-                                          mask_token(model.num_items), mask_rate)
+        objective_rng = None
+        if model.objective.draws_randomness:  # e.g. the cloze objective's masks
+            loss_rng, objective_rng = jax.random.split(loss_rng)
+        inputs, targets = model.objective.training_batch(inputs, targets, objective_rng,
+                                                         model.num_items)
 
         def objective(params):
             users, items = model.apply({"params": params}, inputs, deterministic=False,
@@ -171,6 +170,10 @@ def load_run_config(workdir: epath.PathLike) -> ml_collections.ConfigDict:
         for (section, name), value in BEFORE_FIELD_EXISTED.items():
             config[section][name] = value
     _merge(config, saved)
+    if "objective" not in saved.get("model", {}):
+        # Before model.objective existed, the encoder implied it: bert4rec was cloze-trained.
+        with config.unlocked():
+            config.model.objective = "cloze" if config.model.name == "bert4rec" else "next_item"
     return config
 
 
@@ -242,7 +245,7 @@ def _train_in_workdir(config: ml_collections.ConfigDict, workdir: epath.Path, da
     example = np.zeros((config.train.batch_size, config.model.max_len), np.int32)
     state, state_shardings = create_train_state(model, optimizer, config, mesh, example)
     train_step = make_train_step(model, loss_fn, optimizer, state_shardings, mesh,
-                                 config.model.mask_rate, cold_items, config.train.prng_impl)
+                                 cold_items, config.train.prng_impl)
     abstract_state = sharded_abstract_state(state, state_shardings)
 
     # Checkpoints: resume when the workdir has one.
