@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 
 from recall_jax.core.registry import Registry
+from recall_jax.models import gru4rec, hstu
 from recall_jax.models.dropout import make_dropout
 from recall_jax.models.transformer import TransformerBlock
 
@@ -101,3 +102,5 @@ def transformer_factory(causal: bool) -> EncoderFactory:
 ENCODERS: Registry[EncoderFactory] = Registry("behaviour encoder", "model.name")
 ENCODERS.register("sasrec", transformer_factory(causal=True))
 ENCODERS.register("bert4rec", transformer_factory(causal=False))
+ENCODERS.register("gru4rec", gru4rec.build)
+ENCODERS.register("hstu", hstu.build)

@@ -21,7 +21,7 @@ from recall_jax.models import ENCODERS, ITEM_TOWERS, OBJECTIVES, check_objective
 from recall_jax.models.dropout import DROPOUT_IMPLS
 from recall_jax.models.transformer import ACTIVATIONS, ATTENTION_IMPLEMENTATIONS, COMPUTE_DTYPES
 from recall_jax.text.bert import POOLINGS
-from recall_jax.train.losses import LOSS_NAMES, NEGATIVE_SAMPLERS
+from recall_jax.train.losses import LOSSES, NEGATIVE_SAMPLERS
 from recall_jax.core.sharding import DATA_AXIS, MODEL_AXIS
 
 # compare.models (recall_jax.compare.MODEL_KINDS; that module sets up devices on import).
@@ -170,7 +170,7 @@ def _check_text_checkpoint(p: _Problems) -> None:
 
 
 def _check_loss_and_optimizer(p: _Problems) -> None:
-    p.choice("loss.name", LOSS_NAMES)
+    p.choice("loss.name", LOSSES.names())
     p.integer("loss.num_sampled", 1)
     p.integer("loss.num_in_batch", 0)
     p.choice("loss.sampler", NEGATIVE_SAMPLERS)

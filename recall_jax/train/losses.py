@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from typing import Protocol
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from recall_jax.core.ids import PADDING_ITEM
+from recall_jax.core.registry import Registry
 
-LOSS_NAMES = ("full_softmax", "sampled_softmax", "binary_cross_entropy")
 NEGATIVE_SAMPLERS = ("uniform", "popularity")
 
 NEGATIVE_INFINITY = -1e30
@@ -231,25 +232,36 @@ def sampled_softmax_with_candidates(users: jax.Array, items: jax.Array, targets:
 LossFunction = Callable[[jax.Array, jax.Array, jax.Array, jax.Array], jax.Array]
 
 
+class LossFactory(Protocol):
+    def __call__(self, loss_config, log_item_probability: jax.Array) -> LossFunction:
+        """The loss with its settings from `loss_config`; log_item_probability
+        [num_items + 1] is each item's log share of training events (samplers, logQ)."""
+        ...
+
+
+def _sampled_softmax(loss_config, log_item_probability: jax.Array | None) -> LossFunction:
+    if log_item_probability is None:
+        raise ValueError("sampled_softmax needs item log-probabilities (training popularity)")
+    cdf = jnp.asarray(item_cdf(log_item_probability))  # once, in float64
+
+    def loss(users, items, targets, rng):
+        return sampled_softmax_loss(
+            users, items, targets, rng, log_item_probability=log_item_probability,
+            num_sampled=loss_config.num_sampled, num_in_batch=loss_config.num_in_batch,
+            sampler=loss_config.sampler, logq_correction=loss_config.logq_correction, cdf=cdf)
+    return loss
+
+
+# The named extension point `loss.name`: a factory per loss. Adding one is a function of
+# (users, items, targets, rng) plus one LOSSES.register line.
+LOSSES: Registry[LossFactory] = Registry("loss", "loss.name")
+LOSSES.register("full_softmax", lambda loss_config, log_item_probability: full_softmax_loss)
+LOSSES.register("binary_cross_entropy",
+                lambda loss_config, log_item_probability: binary_cross_entropy_loss)
+LOSSES.register("sampled_softmax", _sampled_softmax)
+
+
 def make_loss(loss_config, log_item_probability: jax.Array | None = None) -> LossFunction:
-    """The loss named by `loss_config.name`: full_softmax | sampled_softmax | binary_cross_entropy."""
-    name = loss_config.name
-    if name == "full_softmax":
-        return full_softmax_loss
-    if name == "binary_cross_entropy":
-        return binary_cross_entropy_loss
-    if name == "sampled_softmax":
-        if log_item_probability is None:
-            raise ValueError("sampled_softmax needs item log-probabilities (training popularity)")
-
-        cdf = jnp.asarray(item_cdf(log_item_probability))  # once, in float64
-
-        def loss(users, items, targets, rng):
-            return sampled_softmax_loss(
-                users, items, targets, rng, log_item_probability=log_item_probability,
-                num_sampled=loss_config.num_sampled, num_in_batch=loss_config.num_in_batch,
-                sampler=loss_config.sampler, logq_correction=loss_config.logq_correction,
-                cdf=cdf)
-        return loss
-    raise ValueError(f"unknown loss {name!r}: use full_softmax, sampled_softmax or "
-                     "binary_cross_entropy")
+    """The loss named by `loss_config.name` (see LOSSES); log_item_probability is needed by
+    losses that sample negatives or correct for sampling."""
+    return LOSSES.get(loss_config.name)(loss_config, log_item_probability)
