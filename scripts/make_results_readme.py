@@ -364,6 +364,110 @@ def cold_start_section(folder: pathlib.Path) -> str:
     return "\n".join(out)
 
 
+# ----------------------------------------------------------------------------------------------
+# The encoder x item-tower table.
+# ----------------------------------------------------------------------------------------------
+ENCODER_ORDER = ("sasrec", "hstu", "gru4rec", "bert4rec")
+TOWER_ORDER = ("id", "id+text", "text")
+
+
+def _objective(model: dict) -> str:
+    """model.objective; runs saved before the field existed: the one their encoder implied."""
+    return model.get("objective", "cloze" if model["name"] == "bert4rec" else "next_item")
+
+
+def _encoder_runs(folder: pathlib.Path) -> list[dict]:
+    """The finished runs under a run_encoder_table.sh output folder, in table order."""
+    runs = [dict(_load_run(path.parent), per_user=np.load(path.parent / PER_USER_FILE))
+            for path in sorted(folder.glob("*/results.json"))]
+    if not runs:
+        raise SystemExit(f"{folder}: no finished runs (*/results.json) found")
+
+    def order(run):
+        model = run["config"]["model"]
+        encoder = model["name"]
+        return (ENCODER_ORDER.index(encoder) if encoder in ENCODER_ORDER else len(ENCODER_ORDER),
+                encoder, TOWER_ORDER.index(model["item_tower"])
+                if model["item_tower"] in TOWER_ORDER else len(TOWER_ORDER))
+    return sorted(runs, key=order)
+
+
+def _paired(run: dict, reference: dict, split: str, metrics, bootstrap_config: dict, labels: dict,
+            reference_label: str, bootstrap_cache: dict) -> dict:
+    """Paired bootstrap difference of `run` against `reference` on the same users."""
+    name = run["config"]["model"]["name"]
+    users, values = _per_user(run, split, _row(run["results"], name, split)["model"])
+    reference_name = reference["config"]["model"]["name"]
+    reference_users, reference_values = _per_user(
+        reference, split, _row(reference["results"], reference_name, split)["model"])
+    if not np.array_equal(users, reference_users):
+        raise SystemExit(f"{run['folder']} and {reference['folder']} evaluated different users "
+                         f"for {split!r}: not comparable")
+    if "bootstrap" not in bootstrap_cache:
+        bootstrap_cache["bootstrap"] = Bootstrap.draw(
+            len(users), bootstrap_config["bootstrap_resamples"],
+            bootstrap_config["bootstrap_seed"])
+    return paired_difference_row(labels, reference_label, values, reference_values,
+                                 bootstrap_cache["bootstrap"], metrics)
+
+
+def encoder_table_section(folder: pathlib.Path, commands: str | None = None) -> str:
+    """Test metrics of every encoder x item tower with intervals, paired differences of each
+    text tower against its encoder's id tower and of every row against SASRec's id tower."""
+    runs = _encoder_runs(folder)
+    metrics = [f"{m}@{k}" for k in COLD_START_KS for m in ("HR", "NDCG")]
+    split = "test"
+    first = runs[0]
+    eval_config = first["config"]["eval"]
+    id_runs = {r["config"]["model"]["name"]: r for r in runs
+               if _tower_label(r["config"]["model"]) == "id"}
+    rows, tower_differences, encoder_differences, cache = [], [], [], {}
+    for run in runs:
+        model = run["config"]["model"]
+        labels = {"encoder": model["name"], "item tower": _tower_label(model)}
+        row = _row(run["results"], model["name"], split)
+        rows.append({**labels, **{m: row[m] for m in metrics},
+                     "ci95": {m: row["ci95"][m] for m in metrics}})
+        reference = id_runs.get(model["name"])
+        if reference is not None and reference is not run:
+            tower_differences.append(_paired(run, reference, split, metrics, eval_config, labels,
+                                             f"{model['name']} / id", cache))
+        baseline = id_runs.get("sasrec")
+        if baseline is not None and baseline is not run:
+            encoder_differences.append(_paired(run, baseline, split, metrics, eval_config,
+                                               labels, "sasrec / id", cache))
+    popularity = _row(first["results"], "popularity", split)
+    rows.append({"encoder": "popularity", "item tower": "", **{m: popularity[m] for m in metrics},
+                 "ci95": {m: popularity["ci95"][m] for m in metrics}})
+    per_run = [f"- {r['config']['model']['name']} ({_objective(r['config']['model'])}) / "
+               f"{_tower_label(r['config']['model'])}: {r['summary']['epochs_run']} of "
+               f"{r['summary']['scheduled_epochs']} epochs, best {r['summary']['best_epoch']}"
+               + (" (the last: still improving)"
+                  if r['summary']['best_epoch'] == r['summary']['epochs_run'] - 1 else "")
+               + (" TRUNCATED by the wall-clock limit" if r["summary"]["truncated"] else "")
+               + f", {_minutes(r['summary']['wall_seconds'])} training and validation; "
+               f"`{portable(r['summary']['command'])}`" for r in runs]
+    data = first["config"]["data"]
+    protocol = first["results"]["protocol"].split(" Model at its best")[0]
+    commands = commands or (f"bash scripts/run_encoder_table.sh runs/{folder.name}\n"
+                            f"python scripts/archive_runs.py runs/{folder.name} --to "
+                            "experiments/runs")
+    return "\n".join([
+        f"## Behaviour encoders x item towers on {data['name']}", "",
+        f"Protocol: {protocol} One seed per row, the same budget for every row "
+        f"({first['summary']['scheduled_epochs']} scheduled epochs, early stopping on validation "
+        "NDCG@10); each row is the model at its best validation epoch.", "",
+        f"```\n{commands}\n```", "",
+        f"Test users ({int(popularity['num_users']):,}), each metric with its 95% bootstrap "
+        "interval:", "",
+        format_markdown_table(rows, ["encoder", "item tower", *metrics]),
+        f"Item text against the same encoder's id tower. {DIFFERENCE_NOTE}", "",
+        format_difference_table(tower_differences, ["encoder", "item tower"], metrics),
+        "Every row against SASRec with the id tower:", "",
+        format_difference_table(encoder_differences, ["encoder", "item tower"], metrics),
+        "Runs:", "", *per_run, ""])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="*", type=pathlib.Path,
@@ -376,6 +480,8 @@ def main() -> None:
                         help="JSON files written by scripts/benchmark_scale.py --json")
     parser.add_argument("--cold-start", type=pathlib.Path, default=None,
                         help="an output folder of scripts/run_cold_start.sh")
+    parser.add_argument("--encoders", type=pathlib.Path, default=None,
+                        help="an output folder of scripts/run_encoder_table.sh")
     parser.add_argument("--out", type=pathlib.Path, default=None, help="default: stdout")
     args = parser.parse_args()
     command = " ".join(["python scripts/make_results_readme.py", *map(str, args.runs)]
@@ -384,6 +490,7 @@ def main() -> None:
                           if args.ann_scale else [])
                        + ([f"--scale {' '.join(map(str, args.scale))}"] if args.scale else [])
                        + ([f"--cold-start {args.cold_start}"] if args.cold_start else [])
+                       + ([f"--encoders {args.encoders}"] if args.encoders else [])
                        + [f"--out {args.out or 'experiments/README.md'}"])
     header = [
         "# Experiment results" if args.runs or args.comparison else "# Cold-start results",
@@ -423,6 +530,8 @@ def main() -> None:
         text += "\n" + ann_scale_section(args.ann_scale)
     if args.scale is not None:
         text += "\n" + scale_section(args.scale)
+    if args.encoders is not None:
+        text += "\n" + encoder_table_section(args.encoders)
     if args.cold_start is not None:
         text += "\n" + cold_start_section(args.cold_start)
     if args.out is None:

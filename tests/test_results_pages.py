@@ -40,7 +40,8 @@ def _ranks(quality: float, users: int, seed: int) -> np.ndarray:
 
 
 def _write_run(folder: pathlib.Path, encoder: str, tower: str, quality: float,
-               id_dropout: float = 0.0, users_shift: int = 0) -> None:
+               id_dropout: float = 0.0, users_shift: int = 0,
+               groups: dict[str, np.ndarray] = USERS) -> None:
     folder.mkdir(parents=True)
     label = encoder if tower == "id" else f"{encoder} ({tower})"
     models = [(label, quality, hash((encoder, tower, id_dropout)) % 1000),
@@ -48,7 +49,7 @@ def _write_run(folder: pathlib.Path, encoder: str, tower: str, quality: float,
     if tower != "id":
         models.append(("text similarity (last 20, untrained)", 0.02, 2))
     rows, per_user = [], {}
-    for split, users in USERS.items():
+    for split, users in groups.items():
         bootstrap = Bootstrap.draw(len(users), 200, seed=0)
         for name, model_quality, seed in models:
             ranks = _ranks(model_quality, len(users), seed)
@@ -159,3 +160,36 @@ def test_recorded_commands_become_portable_single_seed_commands(pages):
         "m --workdir=w/seed_2 --config.seed=2"
     assert pages.portable("m --workdir /data/x/runs/a --c=/y/runs/b") == \
         "m --workdir runs/a --c=runs/b"
+
+
+def test_encoder_table_pairs_text_towers_with_their_id_tower_and_rows_with_sasrec(pages,
+                                                                                  tmp_path):
+    test_users = {"test": np.arange(100)}
+    for name, quality in (("hstu_id_text", 0.12), ("bert4rec_id", 0.05), ("sasrec_id", 0.1),
+                          ("hstu_id", 0.11), ("sasrec_id_text", 0.1)):
+        encoder, tower = name.split("_", 1)
+        _write_run(tmp_path / name, encoder, tower.replace("_", "+"), quality, groups=test_users)
+    page = pages.encoder_table_section(tmp_path)
+    lines = [line for line in page.splitlines() if line.startswith("| ")]
+    table = lines[1:7]
+    assert [line.split("|")[1:3] for line in table] == [
+        [" sasrec ", " id "], [" sasrec ", " id+text "], [" hstu ", " id "],
+        [" hstu ", " id+text "], [" bert4rec ", " id "], [" popularity ", "  "]]
+    assert all("[" in cell for line in table for cell in line.split("|")[3:-1])
+    text_vs_id = [line.split("|")[1:4] for line in lines[8:10]]
+    assert text_vs_id == [[" sasrec ", " id+text ", " sasrec / id "],
+                          [" hstu ", " id+text ", " hstu / id "]]
+    against_sasrec = [line.split("|")[1:4] for line in lines[11:]]
+    assert against_sasrec == [[" sasrec ", " id+text ", " sasrec / id "],
+                              [" hstu ", " id ", " sasrec / id "],
+                              [" hstu ", " id+text ", " sasrec / id "],
+                              [" bert4rec ", " id ", " sasrec / id "]]
+    hstu = pages._per_user({"per_user": np.load(tmp_path / "hstu_id" / "per_user_ranks.npz")},
+                           "test", "hstu")[1]["NDCG@10"]
+    sasrec = pages._per_user({"per_user": np.load(tmp_path / "sasrec_id" /
+                                                  "per_user_ranks.npz")}, "test",
+                             "sasrec")[1]["NDCG@10"]
+    assert f"{hstu.mean() - sasrec.mean():+.4f} [" in lines[12]
+    assert "hstu (next_item) / id: 20 of 20 epochs, best 18" in page
+    assert "bert4rec (cloze) / id" in page
+    assert "bash scripts/run_encoder_table.sh runs/" in page
