@@ -10,6 +10,7 @@ Any other exception is a bug and keeps its traceback.
 from __future__ import annotations
 
 import ast
+import shlex
 import sys
 from collections.abc import Callable
 
@@ -51,6 +52,12 @@ def flag_config():
         raise UsageError(f"--config: {_unwrapped(error)} ; give an experiments/configs/*.py "
                          "file") from None
     return config
+
+
+def command_line(module: str, argv: list[str]) -> str:
+    """`python -m <module> <argv...>` quoted for a POSIX shell, so it can be pasted as it is
+    (e.g. a tuple override `--config.train.bucket_lengths=(4,8)` keeps its quotes)."""
+    return shlex.join(["python", "-m", module, *argv])
 
 
 def report(error: RecallJaxError) -> None:

@@ -15,7 +15,7 @@ from etils import epath
 from ml_collections import config_flags
 
 from recall_jax import paths
-from recall_jax.cli import flag_config, run_entry_point
+from recall_jax.cli import command_line, flag_config, run_entry_point
 from recall_jax.platform import split_cpu_into_core_devices
 from recall_jax.data.registry import load_dataset
 from recall_jax.errors import RunFolderError
@@ -128,7 +128,7 @@ def main(argv):
     del argv
     config = flag_config()
     with config.unlocked():
-        config.command = " ".join(["python -m recall_jax.compare"] + sys.argv[1:])
+        config.command = command_line("recall_jax.compare", sys.argv[1:])
     compare(config, FLAGS.workdir)
     if jax.process_index() == 0:
         print((paths.as_path(FLAGS.workdir) / "comparison" / "comparison.md").read_text())

@@ -10,7 +10,7 @@ from absl import flags, logging
 from ml_collections import config_flags
 
 from recall_jax import distributed, paths
-from recall_jax.cli import flag_config, run_entry_point
+from recall_jax.cli import command_line, flag_config, run_entry_point
 from recall_jax.platform import split_cpu_into_core_devices
 from recall_jax.train import seeds, trainer
 
@@ -35,7 +35,7 @@ def main(argv):
     logging.info("JAX %s on %s (%d processes)", jax.__version__, jax.default_backend(),
                  jax.process_count())
     with config.unlocked():
-        config.command = " ".join(["python -m recall_jax.main"] + sys.argv[1:])
+        config.command = command_line("recall_jax.main", sys.argv[1:])
     workdir = paths.as_path(FLAGS.workdir)
     if FLAGS.seeds is None:
         trainer.train_and_evaluate(config, workdir)

@@ -111,3 +111,18 @@ def test_run_folders_from_before_a_field_existed_keep_their_behaviour(tmp_path):
     loaded = trainer.load_run_config(tmp_path)
     assert loaded.model.attention_implementation == "dot_product_attention"
     assert loaded.model.compute_dtype == default.get_config().model.compute_dtype
+
+
+def test_recorded_commands_paste_into_bash_unchanged():
+    """The "Regenerate with" command is shell-quoted: bash hands every argument back as given."""
+    import subprocess
+
+    from recall_jax.cli import command_line
+    argv = ["--config", "experiments/configs/synthetic_tiny.py", "--workdir", "runs/a b",
+            "--config.train.bucket_lengths=(4,8)", "--config.data.text_columns=('title',)"]
+    command = command_line("recall_jax.main", argv)
+    echoed = subprocess.run(["bash", "-c", command.replace("python -m recall_jax.main",
+                                                           "printf '%s\\n'", 1)],
+                            capture_output=True, text=True, check=True).stdout.splitlines()
+    assert echoed == argv
+    assert command.startswith("python -m recall_jax.main ")
