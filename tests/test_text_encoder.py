@@ -81,6 +81,18 @@ def test_batched_encoding_matches_one_text_at_a_time(checkpoint):
     assert rate > 0
 
 
+def test_encoding_shows_progress_with_items_per_second_and_the_cache(checkpoint, tmp_path,
+                                                                     capsys):
+    from recall_jax.text import item_text_vectors
+    item_text_vectors.cached_item_text_vectors(SENTENCES, checkpoint, tmp_path)
+    captured = capsys.readouterr()
+    cache = next(tmp_path.glob("text_vectors_*.npy"))
+    assert f"item text -> {cache.name}" in captured.err  # the bar, on stderr
+    assert f"{len(SENTENCES)}/{len(SENTENCES)}" in captured.err and "item/s" in captured.err
+    assert f"encoded {len(SENTENCES)} item texts at" in captured.out
+    assert f"cached in {cache}" in captured.out
+
+
 def test_text_vector_cache_is_reused_and_invalidated(checkpoint, tmp_path, monkeypatch):
     from recall_jax.text import item_text_vectors
     calls = []

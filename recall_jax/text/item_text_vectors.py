@@ -18,10 +18,12 @@ import jax
 import numpy as np
 from absl import logging
 from etils import epath
+from tqdm import tqdm
 
 from recall_jax import paths
-from recall_jax.errors import ConfigError
 from recall_jax.core.shapes import next_power_of_two
+from recall_jax.errors import ConfigError
+from recall_jax.models.item_towers import ITEM_TOWERS
 from recall_jax.text.checkpoint import load_bert, load_tokenizer
 
 
@@ -44,9 +46,11 @@ def cache_key(folder: pathlib.Path, texts: Sequence[str], pooling: str, max_leng
 
 
 def encode_texts(texts: Sequence[str], folder: str | pathlib.Path, pooling: str = "mean",
-                 max_length: int = 64, batch_size: int = 256) -> tuple[np.ndarray, float]:
+                 max_length: int = 64, batch_size: int = 256,
+                 progress: str | None = None) -> tuple[np.ndarray, float]:
     """(unit vectors [len(texts), hidden], items per second). Texts are sorted by token count
-    so each batch pads little; batch shapes are rounded up to powers of two to bound compiles."""
+    so each batch pads little; batch shapes are rounded up to powers of two to bound compiles.
+    progress: a progress bar's description (items done, items/s, time left); None: no bar."""
     folder = pathlib.Path(folder)
     model, params, _ = load_bert(folder, pooling=pooling)
     tokenizer = load_tokenizer(folder)
@@ -60,6 +64,8 @@ def encode_texts(texts: Sequence[str], folder: str | pathlib.Path, pooling: str 
         return model.apply({"params": params}, input_ids, attention_mask)[1]
 
     out = np.zeros((len(texts), model.config.hidden_size), np.float32)
+    bar = tqdm(total=len(texts), unit="item", desc=progress, disable=progress is None,
+               leave=False)
     for start in range(0, len(texts), batch_size):
         rows = order[start:start + batch_size]
         width = next_power_of_two(max(int(lengths[rows].max()), 1))
@@ -71,6 +77,8 @@ def encode_texts(texts: Sequence[str], folder: str | pathlib.Path, pooling: str 
             mask[row, :len(sequence)] = 1
         mask[len(rows):, 0] = 1  # filler rows: one visible token, output dropped
         out[rows] = np.asarray(pooled(ids, mask))[:len(rows)]
+        bar.update(len(rows))
+    bar.close()
     rate = len(texts) / (time.perf_counter() - started)
     return out, rate
 
@@ -90,9 +98,13 @@ def cached_item_text_vectors(texts: Sequence[str], folder: str | pathlib.Path,
         if vectors.shape[0] == len(texts):
             logging.info("item text vectors from cache %s", path)
             return vectors
-    vectors, rate = encode_texts(texts, folder, pooling, max_length)
+    logging.info("encoding %d item texts with %s; cache: %s", len(texts), folder, path)
+    vectors, rate = encode_texts(
+        texts, folder, pooling, max_length,
+        progress=f"item text -> {path.name}" if jax.process_index() == 0 else None)
     logging.info("encoded %d item texts at %.0f items/s", len(texts), rate)
-    print(f"text tower: encoded {len(texts):,} item texts at {rate:,.0f} items/s")
+    print(f"text tower: encoded {len(texts):,} item texts at {rate:,.0f} items/s; cached in "
+          f"{path}")
     if jax.process_index() != 0:  # every process encodes; the first one writes the cache
         return vectors
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -110,7 +122,7 @@ def item_text_vectors_for(config, dataset, workdir: epath.PathLike) -> np.ndarra
     """[num_items + 1, text_dim] text vectors of the catalogue (row 0 zero) when the config's
     item tower uses text, else None. Encoded once, then read from <workdir>/text_cache."""
     model_config = config.model
-    if model_config.item_tower == "id":
+    if not ITEM_TOWERS.get(model_config.item_tower).uses_text:
         return None
     from recall_jax.text.checkpoint import check_folder, resolve_checkpoint  # noqa: PLC0415
     folder = resolve_checkpoint(model_config.text_checkpoint)
