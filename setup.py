@@ -44,5 +44,5 @@ setup(
     packages=find_packages(include=["recall_jax", "recall_jax.*", "experiments", "experiments.*"]),
     install_requires=RUNTIME,
     extras_require=EXTRAS,
-    entry_points={"console_scripts": ["recall-jax=recall_jax.main:run"]},
+    entry_points={"console_scripts": ["recall-jax=recall_jax.console:run"]},
 )

@@ -26,7 +26,7 @@ LAYERS = [
     {"recall_jax.evaluation"},
     {"recall_jax.retrieval"},
     {"recall_jax.train"},
-    {"recall_jax.main", "recall_jax.compare", "recall_jax.cli"},
+    {"recall_jax.main", "recall_jax.compare", "recall_jax.cli", "recall_jax.console"},
 ]
 
 
