@@ -142,6 +142,12 @@ def get_config() -> ml_collections.ConfigDict:
     # "exclude" (the whole history, a repeated target included) | "keep" |
     # "exclude_keep_target" (optimistic; only to compare with papers that used it)
     config.eval.seen_items = "exclude"
+    # "full": every item ranked (the default, and the only protocol of the results pages) |
+    # "sampled": each target among eval.sampled_negatives random items outside the history
+    # (the original SASRec paper's protocol; only to reproduce papers that used it)
+    config.eval.protocol = "full"
+    config.eval.sampled_negatives = 100
+    config.eval.sampled_seed = 0
     config.eval.content_history = 20  # text-similarity baseline: profile of the last N items
     config.eval.batch_size = 256  # users encoded per step
     config.eval.user_chunk = 1024  # users ranked per step

@@ -15,6 +15,7 @@ from recall_jax.data.splits import EvaluationSet
 from recall_jax.evaluation.metrics import ranking_metrics
 from recall_jax.evaluation.protocol import Exclusions, seen_item_exclusions
 from recall_jax.evaluation.ranking import RankingResult, on_mesh, rank_all_items
+from recall_jax.evaluation.sampled import rank_among_sampled, sampled_negatives
 from recall_jax.core import sharding
 
 
@@ -130,16 +131,35 @@ def encode_users_and_items(model, params, evaluation_set: EvaluationSet, batch_s
     return user_vectors, np.asarray(item_vectors) if items_on_host else item_vectors
 
 
+def sampled_evaluation_ranking(user_vectors: np.ndarray, item_vectors: np.ndarray,
+                               evaluation_set: EvaluationSet, eval_config) -> RankingResult:
+    """The sampled protocol (eval.protocol="sampled"): each target among
+    eval.sampled_negatives random items outside the user's history; any scorer given as user
+    and item vectors (the model; popularity as [1] x [count]) meets the same negatives."""
+    num_items = len(item_vectors) - 1
+    negatives = sampled_negatives(evaluation_set, num_items, eval_config.sampled_negatives,
+                                  eval_config.sampled_seed)
+    return rank_among_sampled(user_vectors, item_vectors, evaluation_set.targets, negatives,
+                              max(eval_config.ks))
+
+
 def evaluate_model(model, params, evaluation_set: EvaluationSet, eval_config,
                    bucket_lengths: Sequence[int], mesh: jax.sharding.Mesh | None = None
                    ) -> tuple[dict[str, float], RankingResult]:
     """Encode each history's last position (split over `mesh`), then rank the whole catalogue
     (users over the mesh's data axis, items over its model axis, the item vectors never on the
-    host); (mean metrics, the ranking)."""
+    host) or, under eval.protocol="sampled", the target among sampled negatives; (mean
+    metrics, the ranking)."""
+    sampled = eval_config.protocol == "sampled"
     user_vectors, item_vectors = encode_users_and_items(model, params, evaluation_set,
                                                         eval_config.batch_size, bucket_lengths,
-                                                        mesh, items_on_host=mesh is None)
-    result = rank_evaluation_set(user_vectors, item_vectors, evaluation_set, eval_config, mesh)
+                                                        mesh, items_on_host=mesh is None or sampled)
+    if sampled:
+        result = sampled_evaluation_ranking(user_vectors, item_vectors, evaluation_set,
+                                            eval_config)
+    else:
+        result = rank_evaluation_set(user_vectors, item_vectors, evaluation_set, eval_config,
+                                     mesh)
     metrics = ranking_metrics(result.target_ranks, result.top_items, eval_config.ks,
                               num_items=evaluation_set.histories.num_items,
                               target_ties=result.target_ties)

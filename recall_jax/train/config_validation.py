@@ -17,6 +17,7 @@ import ml_collections
 from recall_jax.data.registry import DATASET_NAMES, SPLIT_NAMES
 from recall_jax.errors import ConfigError
 from recall_jax.evaluation.protocol import SEEN_ITEM_POLICIES
+from recall_jax.evaluation.sampled import PROTOCOLS
 from recall_jax.models import ENCODERS, ITEM_TOWERS, OBJECTIVES, check_objective
 from recall_jax.models.dropout import DROPOUT_IMPLS
 from recall_jax.models.transformer import ACTIVATIONS, ATTENTION_IMPLEMENTATIONS, COMPUTE_DTYPES
@@ -197,6 +198,9 @@ def _check_train_and_eval(p: _Problems) -> None:
     p.integer("eval.bootstrap_resamples", 0)
     p.integer("eval.bootstrap_seed", 0)
     p.choice("eval.seen_items", SEEN_ITEM_POLICIES)
+    p.choice("eval.protocol", PROTOCOLS)
+    p.integer("eval.sampled_negatives", 1)
+    p.integer("eval.sampled_seed", 0)
     match = SELECTION_METRIC.match(str(train.selection_metric))
     ks = tuple(evaluation.ks) if isinstance(evaluation.ks, (tuple, list)) else ()
     if match is None or int(match.group(2)) not in ks:

@@ -22,11 +22,14 @@ from recall_jax import paths
 from recall_jax.evaluation.bootstrap import Bootstrap
 from recall_jax.evaluation.estimates import (full_ranking_per_user, full_ranking_row,
                                              paired_difference_row)
-from recall_jax.evaluation.model_evaluation import evaluate_model, evaluation_exclusions
+from recall_jax.evaluation.model_evaluation import (evaluate_model, evaluation_exclusions,
+                                                    sampled_evaluation_ranking)
 from recall_jax.evaluation.protocol import (OPTIMISTIC_POLICIES, describe_policy,
                                             targets_in_history)
 from recall_jax.evaluation.report import headline_columns, write_report
-from recall_jax.retrieval.baselines import content_similarity_ranking, popularity_ranking
+from recall_jax.evaluation.sampled import describe_sampled
+from recall_jax.retrieval.baselines import (content_similarity_ranking, popularity_ranking,
+                                           popularity_scores)
 
 POPULARITY = "popularity"
 PER_USER_FILE = "per_user_ranks.npz"
@@ -49,8 +52,10 @@ def protocol_line(config, dataset, split, progress) -> str:
     eval_config = config.eval
     scores = ("fixed-order fp32 dot products (audit mode)" if eval_config.audit_scores
               else "fp32 dot products (matmul, precision HIGHEST)")
-    line = (f"{dataset.name}: {split.protocol}, full ranking over all {dataset.num_items:,} "
-            f"items, {describe_policy(eval_config.seen_items)}; "
+    ranking = (f"full ranking over all {dataset.num_items:,} items, "
+               f"{describe_policy(eval_config.seen_items)}"
+               if eval_config.protocol == "full" else describe_sampled(eval_config))
+    line = (f"{dataset.name}: {split.protocol}, {ranking}; "
             f"{repeat_share(split.test):.1%} of test targets "
             f"({repeat_share(split.validation):.1%} of validation targets) repeat a history "
             f"item. Scores: {scores}; equal scores ordered by item id. Intervals: 95% "
@@ -87,16 +92,22 @@ def final_report(config, model, params, split, dataset, progress, workdir, mesh=
     ks = tuple(eval_config.ks)
     max_k = max(ks)
     name = model_label(config.model)
+    sampled = eval_config.protocol == "sampled"
     rows, differences, per_user_ranks = [], [], {}
     for split_name, evaluation_set in (("validation", split.validation), ("test", split.test)):
         _, result = evaluate_model(model, params, evaluation_set, eval_config,
                                    config.train.bucket_lengths, mesh)
         exclusions = evaluation_exclusions(evaluation_set, eval_config.seen_items)
-        rankings = [(name, result),
-                    (POPULARITY, popularity_ranking(split.train.items, dataset.num_items,
-                                                    evaluation_set.targets, exclusions,
-                                                    max_k=max_k))]
-        if text_vectors is not None:
+        if sampled:  # popularity meets the same sampled negatives: user [1] x item [count]
+            popularity = sampled_evaluation_ranking(
+                np.ones((evaluation_set.num_users, 1), np.float32),
+                popularity_scores(split.train.items, dataset.num_items)[:, None],
+                evaluation_set, eval_config)
+        else:
+            popularity = popularity_ranking(split.train.items, dataset.num_items,
+                                            evaluation_set.targets, exclusions, max_k=max_k)
+        rankings = [(name, result), (POPULARITY, popularity)]
+        if text_vectors is not None and not sampled:
             histories = evaluation_set.histories
             rankings.append((
                 f"text similarity (last {eval_config.content_history}, untrained)",
@@ -131,6 +142,8 @@ def final_report(config, model, params, split, dataset, progress, workdir, mesh=
     title = f"{config.model.name} on {dataset.name}"
     if eval_config.seen_items in OPTIMISTIC_POLICIES:
         title += " (OPTIMISTIC seen-item rule)"
+    if sampled:
+        title += f" (SAMPLED protocol: {eval_config.sampled_negatives} negatives)"
     if progress["truncated"]:
         title += " (TRUNCATED by the wall-clock limit)"
     report = {"rows": rows, "differences": differences, "protocol": protocol,
