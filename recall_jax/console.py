@@ -54,7 +54,8 @@ def _script(relative: str) -> pathlib.Path:
 
 def _run_script(path: pathlib.Path, program: str, argv: list[str]) -> None:
     sys.argv = [program, *argv]
-    sys.path.insert(0, str(REPOSITORY))
+    # As `python <script>` would: its own folder first (for its helpers), then the checkout.
+    sys.path[:0] = [str(path.parent), str(REPOSITORY)]
     runpy.run_path(str(path), run_name="__main__")
 
 
