@@ -365,6 +365,40 @@ def cold_start_section(folder: pathlib.Path) -> str:
 
 
 # ----------------------------------------------------------------------------------------------
+# Published rows reproduced (scripts/reproduce/).
+# ----------------------------------------------------------------------------------------------
+def reproduction_section(folder: pathlib.Path) -> str:
+    """One row per metric of every reproduction.json under `folder`: ours with its interval,
+    the published figure, whether it lies inside our interval, and the script's wall time."""
+    records = [json.loads(path.read_text()) for path in sorted(folder.glob("*/reproduction.json"))]
+    if not records:
+        raise SystemExit(f"{folder}: no reproduction.json found (run scripts/reproduce/*.py)")
+    lines = ["| script | source | metric | ours [95% interval] | published | inside | epochs "
+             "(best) | time |", "|---|---|---|---|---|---|---|---|"]
+    for record in records:
+        head = [f"`{record['script']}`", record["source"]]
+        tail = [f"{record['epochs_run']} ({record['best_epoch']})",
+                _minutes(record["wall_seconds"])]
+        for index, row in enumerate(record["comparison"]):
+            cells = [*(head if index == 0 else ["", ""]), row["metric"],
+                     f"{row['ours']:.4f} [{row['low']:.4f}, {row['high']:.4f}]",
+                     f"{row['published']:.4f}", "yes" if row["inside"] else "NO",
+                     *(tail if index == 0 else ["", ""])]
+            lines.append("| " + " | ".join(cells) + " |")
+    protocols = [f"- `{r['name']}`: ours: {r['protocol']} Published: {r['published_protocol']}."
+                 + (" TRUNCATED by the wall-clock limit." if r["truncated"] else "")
+                 for r in records]
+    return "\n".join([
+        "## Published rows reproduced", "",
+        "Each script trains its config (`experiments/configs/reproduce/<name>.py`, the paper's "
+        "settings as far as recall_jax expresses them; each file says where it differs) and "
+        "compares the test figures with the published ones. \"inside\" says whether the "
+        "published figure lies inside our 95% bootstrap interval. Time: training and "
+        "validation on the machine named in each run's run_summary.json.", "",
+        *lines, "", "Protocols:", "", *protocols, ""])
+
+
+# ----------------------------------------------------------------------------------------------
 # The encoder x item-tower table.
 # ----------------------------------------------------------------------------------------------
 ENCODER_ORDER = ("sasrec", "hstu", "gru4rec", "bert4rec")
@@ -480,6 +514,8 @@ def main() -> None:
                         help="JSON files written by scripts/benchmark_scale.py --json")
     parser.add_argument("--cold-start", type=pathlib.Path, default=None,
                         help="an output folder of scripts/run_cold_start.sh")
+    parser.add_argument("--reproductions", type=pathlib.Path, default=None,
+                        help="a folder of scripts/reproduce/*.py run folders")
     parser.add_argument("--encoders", type=pathlib.Path, default=None,
                         help="an output folder of scripts/run_encoder_table.sh")
     parser.add_argument("--out", type=pathlib.Path, default=None, help="default: stdout")
@@ -491,6 +527,8 @@ def main() -> None:
                        + ([f"--scale {' '.join(map(str, args.scale))}"] if args.scale else [])
                        + ([f"--cold-start {args.cold_start}"] if args.cold_start else [])
                        + ([f"--encoders {args.encoders}"] if args.encoders else [])
+                       + ([f"--reproductions {args.reproductions}"] if args.reproductions
+                          else [])
                        + [f"--out {args.out or 'experiments/README.md'}"])
     header = [
         "# Experiment results" if args.runs or args.comparison else "# Cold-start results",
@@ -532,6 +570,8 @@ def main() -> None:
         text += "\n" + scale_section(args.scale)
     if args.encoders is not None:
         text += "\n" + encoder_table_section(args.encoders)
+    if args.reproductions is not None:
+        text += "\n" + reproduction_section(args.reproductions)
     if args.cold_start is not None:
         text += "\n" + cold_start_section(args.cold_start)
     if args.out is None:

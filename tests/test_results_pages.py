@@ -193,3 +193,25 @@ def test_encoder_table_pairs_text_towers_with_their_id_tower_and_rows_with_sasre
     assert "hstu (next_item) / id: 20 of 20 epochs, best 18" in page
     assert "bert4rec (cloze) / id" in page
     assert "bash scripts/run_encoder_table.sh runs/" in page
+
+
+def test_reproduction_table_lists_every_script_with_ours_and_the_published_figure(pages,
+                                                                                 tmp_path):
+    for name, ours, published in (("genrec_sasrec", 0.29, 0.2853), ("kang_sampled", 0.80, 0.8245)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "reproduction.json").write_text(json.dumps({
+            "name": name, "source": f"paper of {name}", "published_protocol": "their protocol",
+            "protocol": "our protocol.", "epochs_run": 30, "best_epoch": 27,
+            "wall_seconds": 1800.0, "truncated": False, "command": "python -m recall_jax.main",
+            "script": f"python scripts/reproduce/{name}.py",
+            "comparison": [{"metric": "HR@10", "ours": ours, "low": ours - 0.01,
+                            "high": ours + 0.01, "published": published,
+                            "inside": ours - 0.01 <= published <= ours + 0.01}]}))
+    page = pages.reproduction_section(tmp_path)
+    rows = [line for line in page.splitlines() if line.startswith("| `python")]
+    assert rows[0].startswith("| `python scripts/reproduce/genrec_sasrec.py` | paper of "
+                              "genrec_sasrec | HR@10 | 0.2900 [0.2800, 0.3000] | 0.2853 | yes |")
+    assert "| 0.8245 | NO |" in rows[1] and "| 30 (27) |" in rows[1]
+    assert "- `kang_sampled`: ours: our protocol. Published: their protocol." in page
+    with pytest.raises(SystemExit, match="no reproduction.json"):
+        pages.reproduction_section(tmp_path / "genrec_sasrec")
