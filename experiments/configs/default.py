@@ -16,6 +16,12 @@ def compare_section() -> ml_collections.ConfigDict:
     # Finished runs of the experiment with each scoring; "": trained in <workdir>/<kind>_model.
     compare.dot_model_workdir = ""
     compare.cosine_model_workdir = ""
+    # Recall strategies run on each model, in this order (registered names:
+    # recall_jax/retrieval/strategies.py STRATEGIES); "exact" is every other one's reference.
+    compare.strategies = ("exact", "exact_cosine", "approx_max_k", "scann", "scann_tuned",
+                          "cosine_threshold", "cosine_threshold_per_user", "scann_then_threshold")
+    # Model-free baselines (BASELINES there); item_cf_recent runs when compare.item_cf_recent > 0.
+    compare.baselines = ("popularity", "item_cf", "item_cf_recent")
     compare.seed = 0  # which users are timed one at a time
     compare.ks = (10, 50, 200)
     compare.latency_queries = 200  # single-user calls timed for p50/p99

@@ -1,13 +1,15 @@
-"""All recall strategies on trained models, the same users and the same metrics.
+"""The recall strategies on trained models, the same users and the same metrics.
 
 Given the test users' vectors and the item vectors of one or more trained two-tower models (a
 dot-product model and a cosine model, so that "threshold vs top-K" and "cosine vs dot" can be
-told apart), runs on each model: exact top-K (the model's own ground truth), exact top-K by
-cosine (for a dot-product model), `jax.lax.approx_max_k`, ScaNN as configured and auto-tuned,
-global / per-user cosine thresholds and the ScaNN-then-threshold hybrid; then the model-free
-baselines popularity and item-CF. Writes one report (markdown, CSV, JSON) and two plots:
+told apart), runs on each model the strategies compare.strategies names (by default: exact
+top-K, the model's own ground truth; exact top-K by cosine for a dot-product model;
+`jax.lax.approx_max_k`; ScaNN as configured and auto-tuned; global / per-user cosine
+thresholds and the ScaNN-then-threshold hybrid; see `strategies.STRATEGIES`), then the
+model-free baselines compare.baselines names (popularity, item-CF). Writes one report
+(markdown, CSV, JSON) and two plots:
 * recall of the candidate set vs mean candidate count (threshold sweeps against top-K);
-* ANN-recall@10 vs queries/s (ScaNN compare_config, approx_max_k, exact).
+* ANN-recall@10 vs queries/s (ScaNN settings tried by the tuning, approx_max_k, exact).
 
 Every quality figure carries a 95% bootstrap interval over users, and each strategy is compared
 with its model's exact top-K by a paired bootstrap. Speed figures (queries/s, latency) depend on
@@ -21,12 +23,15 @@ import dataclasses
 import io
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 from etils import epath
 
 from recall_jax import paths
+from recall_jax.core.candidates import Candidates
+from recall_jax.errors import ConfigError
 from recall_jax.evaluation import metrics as metric_functions
 from recall_jax.evaluation.bootstrap import Bootstrap
 from recall_jax.evaluation.estimates import paired_difference_row, with_intervals
@@ -34,46 +39,16 @@ from recall_jax.evaluation.protocol import Exclusions
 from recall_jax.evaluation.report import (DIFFERENCE_NOTE, format_difference_table,
                                           format_markdown_table)
 from recall_jax.retrieval import threshold
-from recall_jax.retrieval.baselines import popularity_ranking
-from recall_jax.core.candidates import Candidates
-from recall_jax.retrieval.exact import approx_top_k, exact_top_k
-from recall_jax.retrieval.item_cf import item_cf_top_k, item_similarity
-from recall_jax.retrieval.scann_index import ScannIndex, ScannSettings, autotune
+from recall_jax.retrieval.exact import exact_top_k
+from recall_jax.retrieval.exact_strategies import EXACT
+from recall_jax.retrieval.scann_strategies import tuning_if_run
+from recall_jax.retrieval.strategies import (BASELINES, REFERENCE, STRATEGIES, BaselineFactory,
+                                             StrategyFactory)
+from recall_jax.retrieval.strategy_context import (BaselineContext, EvaluatedUsers, ModelVectors,
+                                                   StrategyContext)
+from recall_jax.retrieval.threshold_strategies import tuning_cosines
 
-BASELINES = "none (baseline)"  # the model column of the model-free rows
-EXACT = "exact top-K"
-
-
-@dataclasses.dataclass
-class ModelVectors:
-    """One trained model's vectors for the comparison's users."""
-
-    name: str  # e.g. "dot" or "cosine", the model column of the tables
-    user_vectors: np.ndarray  # [num_users, dim], the evaluated (test) users
-    item_vectors: np.ndarray  # [num_items + 1, dim], row 0 padding
-    tuning_user_vectors: np.ndarray  # other users (validation) to tune ScaNN and tau on
-    normalized: bool  # vectors of a cosine model: dot products are cosines / temperature
-
-    @property
-    def num_items(self) -> int:
-        return len(self.item_vectors) - 1
-
-
-@dataclasses.dataclass
-class EvaluatedUsers:
-    """What the comparison knows of its users besides any model."""
-
-    targets: np.ndarray  # [num_users]
-    exclusions: Exclusions | None  # removed from every strategy's candidates (seen-item policy)
-    history_offsets: np.ndarray  # the users' histories (item-CF)
-    history_items: np.ndarray
-    train_offsets: np.ndarray  # training sequences (popularity, item-CF)
-    train_items: np.ndarray
-    tuning_exclusions: Exclusions | None  # the tuning users' exclusions
-
-    @property
-    def num_users(self) -> int:
-        return len(self.targets)
+BASELINE_MODEL = "none (baseline)"  # the model column of the model-free rows
 
 
 @dataclasses.dataclass
@@ -122,178 +97,96 @@ def _time_strategy(query: Query, num_users: int, latency_users: np.ndarray, repe
 
 
 class _Runner:
-    """Times strategies and keeps what was measured."""
+    """Builds strategies, times them and keeps what was measured."""
 
-    def __init__(self, num_users: int, compare_config):
+    def __init__(self, users: EvaluatedUsers, compare_config):
         rng = np.random.default_rng(compare_config.seed)
-        self.latency_users = rng.choice(num_users, min(compare_config.latency_queries, num_users),
-                                        replace=False)
-        self.num_users = num_users
+        self.latency_users = rng.choice(
+            users.num_users, min(compare_config.latency_queries, users.num_users), replace=False)
+        self.num_users = users.num_users
+        self.exclusions = users.exclusions
         self.repeats = compare_config.timing_repeats
         self.measured: list[Measured] = []
 
-    def add(self, model: str, name: str, query: Query, build_seconds: float, memory_mb: float,
-            note: str = "") -> Candidates:
-        candidates, rates, p50, p99 = _time_strategy(query, self.num_users, self.latency_users,
-                                                     self.repeats)
-        self.measured.append(Measured(model, name, candidates, rates, p50, p99, build_seconds,
-                                      memory_mb, note))
-        return candidates
+    def run(self, model: str, factories: Sequence[StrategyFactory] | Sequence[BaselineFactory],
+            context: StrategyContext | BaselineContext,
+            users_of: Callable[[slice | None], Any]) -> None:
+        """Builds each factory's strategy from `context` and times those that apply; the query
+        of a strategy gets users_of(users) and those users' exclusions."""
+        for factory in factories:
+            strategy = factory(context)
+            if strategy is None:
+                continue
+
+            def query(part, strategy=strategy):
+                return strategy.query(users_of(part), _rows(self.exclusions, part))
+            candidates, rates, p50, p99 = _time_strategy(query, self.num_users,
+                                                         self.latency_users, self.repeats)
+            self.measured.append(Measured(model, strategy.name, candidates, rates, p50, p99,
+                                          strategy.build_seconds, strategy.memory_mb,
+                                          strategy.note))
+
+    def candidates(self, model: str, name: str) -> Candidates:
+        return next(m.candidates for m in self.measured if (m.model, m.name) == (model, name))
 
 
-def _model_strategies(runner: _Runner, model: ModelVectors, users: EvaluatedUsers, compare_config,
-                      out_dir: epath.Path, mesh) -> tuple[np.ndarray, list, float, np.ndarray]:
-    """Runs every model-based strategy on one model. Returns (its exact top lists
-    [num_users, max_k], the ScaNN tuning trials, the exact queries/s in the tuning setting, the
-    tuning users' cosines)."""
-    max_k = max(compare_config.ks)
-    item_mb = model.item_vectors.nbytes / 2**20
-    items = model.item_vectors
-    label = model.name
-
-    def exact_query(part):
-        return exact_top_k(_vectors(model.user_vectors, part), items, max_k,
-                           _rows(users.exclusions, part), mesh=mesh)
-    exact_top = runner.add(label, EXACT, exact_query, 0.0, item_mb).padded(max_k)
-
-    if not model.normalized:
-        def cosine_top_query(part):
-            return exact_top_k(threshold.unit_rows(_vectors(model.user_vectors, part)),
-                               threshold.unit_rows(items), max_k, _rows(users.exclusions, part),
-                               mesh=mesh)
-        runner.add(label, "exact top-K by cosine", cosine_top_query, 0.0, item_mb,
-                   "the dot-product model's vectors ranked by cosine")
-
-        def approx_query(part):
-            return approx_top_k(_vectors(model.user_vectors, part), items, max_k,
-                                compare_config.approx_recall_target, _rows(users.exclusions, part))
-        runner.add(label, f"approx_max_k (target {compare_config.approx_recall_target})",
-                   approx_query, 0.0, item_mb)
-
-    # ScaNN: as configured, then tuned on other users to reach the target ANN recall@k.
-    configured = ScannSettings.from_config(compare_config.scann)
-    index = ScannIndex.build(items, configured, k=max_k)
-    # ScaNN writes local folders only: a remote out_dir gets a copy of the saved index.
-    with paths.local_folder(out_dir / f"scann_index_{label}") as index_folder:
-        index.save(index_folder)
-        index_mb = index.memory_bytes(index_folder) / 2**20
-        index = ScannIndex.load(index_folder)
-
-    def scann_query(leaves=None, reorder=None):
-        def query(part):
-            return index.search(_vectors(model.user_vectors, part), max_k, leaves, reorder,
-                                _rows(users.exclusions, part), parallel=part is None)
-        return query
-    runner.add(label, "ScaNN (configured)", scann_query(), index.build_seconds, index_mb,
-               f"leaves {configured.num_leaves_to_search}/{configured.num_leaves}, "
-               f"reorder {configured.reorder}")
-    tuning_k = compare_config.tuning_k
-    tuning_exact = exact_top_k(model.tuning_user_vectors, items, tuning_k).padded(tuning_k)
-    # Brute force in the tuning setting (k = tuning_k, no seen-item filter): the speed
-    # reference for the ScaNN trials in the ANN-recall vs queries/s plot.
-    exact_top_k(model.tuning_user_vectors, items, tuning_k, mesh=mesh)
-    started = time.perf_counter()
-    exact_top_k(model.tuning_user_vectors, items, tuning_k, mesh=mesh)
-    tuning_exact_qps = len(model.tuning_user_vectors) / (time.perf_counter() - started)
-    best, trials = autotune(index, model.tuning_user_vectors, tuning_exact, tuning_k,
-                            compare_config.tuning_target_recall)
-    if best is not None:
-        runner.add(label, "ScaNN (tuned)",
-                   scann_query(best.leaves_to_search, max(best.reorder, max_k)),
-                   index.build_seconds, index_mb,
-                   f"leaves {best.leaves_to_search}/"
-                   f"{min(configured.num_leaves, index.num_items // 2)}, reorder "
-                   f"{max(best.reorder, max_k)}; tuned for ANN-recall@{tuning_k} >= "
-                   f"{compare_config.tuning_target_recall}")
-
-    # Cosine thresholds sized to a target mean candidate count on the tuning users.
-    tuning_cosines = _tuning_cosines(model, users)
-    size = compare_config.threshold_mean_size
-    tau = threshold.tau_for_mean_size(tuning_cosines, size)
-    z = threshold.z_for_mean_size(tuning_cosines, size)
-
-    def global_tau_query(part):
-        return threshold.cosine_threshold(_vectors(model.user_vectors, part), items, tau,
-                                          _rows(users.exclusions, part))
-    runner.add(label, f"cosine > tau (global, mean {size})", global_tau_query, 0.0, item_mb,
-               f"tau = {tau:.4f}")
-
-    def per_user_query(part):
-        vectors, exclusions = _vectors(model.user_vectors, part), _rows(users.exclusions, part)
-        taus = threshold.per_user_taus(vectors, items, z, exclusions)
-        return threshold.cosine_threshold(vectors, items, taus, exclusions)
-    runner.add(label, f"cosine > tau_u (per-user z, mean {size})", per_user_query, 0.0, item_mb,
-               f"tau_u = mean_u + {z:.3f} std_u")
-
-    hybrid_k = compare_config.hybrid_k_max
-    leaves = best.leaves_to_search if best is not None else None
-
-    def hybrid_query(part):
-        vectors = _vectors(model.user_vectors, part)
-        found = index.search(vectors, hybrid_k, leaves, max(hybrid_k, configured.reorder),
-                             _rows(users.exclusions, part), parallel=part is None)
-        return threshold.filter_by_cosine(found, vectors, items, tau)
-    runner.add(label, f"ScaNN top-{hybrid_k} then cosine > tau", hybrid_query,
-               index.build_seconds, index_mb, f"tau = {tau:.4f}")
-    return exact_top, trials, tuning_exact_qps, tuning_cosines
-
-
-def _baseline_strategies(runner: _Runner, users: EvaluatedUsers, num_items: int, compare_config
-                         ) -> None:
-    max_k = max(compare_config.ks)
-
-    def popularity_query(part):
-        count = users.num_users if part is None else part.stop - part.start
-        result = popularity_ranking(users.train_items, num_items, None,
-                                    _rows(users.exclusions, part), num_users=count, max_k=max_k)
-        return Candidates.from_dense(result.top_items, result.top_scores)
-    runner.add(BASELINES, "popularity", popularity_query, 0.0, (num_items + 1) * 4 / 2**20)
-
-    started = time.perf_counter()
-    similarity = item_similarity(users.train_offsets, users.train_items, num_items,
-                                 compare_config.item_cf_neighbours or None)
-    item_cf_build = time.perf_counter() - started
-
-    def item_cf_query(part, recent=None):
-        offsets, items = users.history_offsets, users.history_items
-        if part is not None:
-            rows = Exclusions(offsets, items).rows(part)
-            offsets, items = rows.offsets, rows.items
-        return item_cf_top_k(similarity, offsets, items, max_k, _rows(users.exclusions, part),
-                             recent=recent)
-    runner.add(BASELINES, "item-CF (co-occurrence cosine)", item_cf_query, item_cf_build,
-               similarity.nbytes / 2**20)
-    if compare_config.item_cf_recent:
-        runner.add(BASELINES, f"item-CF (last {compare_config.item_cf_recent} items)",
-                   lambda part: item_cf_query(part, compare_config.item_cf_recent), item_cf_build,
-                   similarity.nbytes / 2**20)
+def configured_factories(compare_config
+                         ) -> tuple[list[StrategyFactory], list[BaselineFactory]]:
+    """The factories compare.strategies and compare.baselines name; a ConfigError for an
+    unknown name, or when the reference "exact" is missing."""
+    if REFERENCE not in compare_config.strategies:
+        raise ConfigError(f"config.compare.strategies={tuple(compare_config.strategies)!r}: "
+                          f"must include {REFERENCE!r}, every other strategy's reference")
+    return ([STRATEGIES.get(name) for name in compare_config.strategies],
+            [BASELINES.get(name) for name in compare_config.baselines])
 
 
 def run_comparison(models: list[ModelVectors], users: EvaluatedUsers, compare_config,
                    bootstrap: Bootstrap, out_dir: epath.PathLike, title: str, protocol: str,
                    command: str, mesh=None) -> list[dict]:
-    """Measures every strategy on every model, then the baselines; writes comparison.{md,csv,
-    json} and two PNGs into out_dir. With a mesh, exact top-K splits users over its devices."""
+    """Measures the configured strategies on every model, then the baselines; writes
+    comparison.{md,csv,json} and two PNGs into out_dir. With a mesh, exact top-K splits users
+    over its devices."""
+    strategies, baselines = configured_factories(compare_config)
     out_dir = paths.as_path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if bootstrap.num_users != users.num_users:
         raise ValueError(f"bootstrap over {bootstrap.num_users} users, comparison of "
                          f"{users.num_users}")
-    runner = _Runner(users.num_users, compare_config)
-    exact_tops, trials, tuning_qps, sweeps = {}, {}, {}, []
+    runner = _Runner(users, compare_config)
+    trials, tuning_qps, sweeps = {}, {}, []
     for model in models:
-        exact_tops[model.name], trials[model.name], tuning_qps[model.name], cosines = \
-            _model_strategies(runner, model, users, compare_config, out_dir, mesh)
-        sweeps += threshold_sweep(model, users, compare_config.sweep_sizes, cosines)
-    _baseline_strategies(runner, users, models[0].num_items, compare_config)
-
+        context = StrategyContext(model, users, compare_config, out_dir, mesh)
+        runner.run(model.name, strategies, context,
+                   lambda part, vectors=model.user_vectors: _vectors(vectors, part))
+        sweeps += threshold_sweep(model, users, compare_config.sweep_sizes,
+                                  tuning_cosines(context))
+        tuning = tuning_if_run(context)
+        if tuning is not None:
+            trials[model.name], tuning_qps[model.name] = (tuning.trials,
+                                                          tuning.exact_queries_per_second)
+    runner.run(BASELINE_MODEL, baselines,
+               BaselineContext(users, models[0].num_items, compare_config), lambda part: part)
+    max_k = max(compare_config.ks)
+    exact_tops = {m.name: runner.candidates(m.name, EXACT).padded(max_k) for m in models}
     oversized = compare_config.oversized_factor * compare_config.threshold_mean_size
+    rows, differences = _tables(runner.measured, exact_tops, models[0], users.targets,
+                                compare_config.ks, oversized, bootstrap)
+    _write_outputs(rows, differences, sweeps, trials, runner.measured, exact_tops, compare_config,
+                   out_dir, title, protocol, command, oversized, tuning_qps, bootstrap)
+    return rows
+
+
+def _tables(measured: list[Measured], exact_tops: dict[str, np.ndarray], first: ModelVectors,
+            targets: np.ndarray, ks, oversized: float, bootstrap: Bootstrap
+            ) -> tuple[list[dict], list[dict]]:
+    """(one row of metrics per measured strategy, the paired differences of each strategy
+    against its model's exact top-K; baselines against the first model's)."""
     rows, differences, per_user = [], [], {}
-    for entry in runner.measured:
-        reference_model = entry.model if entry.model in exact_tops else models[0].name
-        values, extra = _strategy_values(entry.candidates, users.targets, compare_config.ks,
-                                         models[0].num_items, exact_tops[reference_model],
-                                         oversized, bootstrap)
+    for entry in measured:
+        reference_model = entry.model if entry.model in exact_tops else first.name
+        values, extra = _strategy_values(entry.candidates, targets, ks, first.num_items,
+                                         exact_tops[reference_model], oversized, bootstrap)
         per_user[(entry.model, entry.name)] = values
         rates = entry.queries_per_second
         rows.append(with_intervals({"model": entry.model, "strategy": entry.name}, values,
@@ -303,17 +196,15 @@ def run_comparison(models: list[ModelVectors], users: EvaluatedUsers, compare_co
                        "p99_ms": entry.latency_ms_p99, "build_s": entry.build_seconds,
                        "memory_MB": entry.memory_mb, "note": entry.note,
                        "ann_reference": f"{reference_model} model's {EXACT}"})
-    for entry in runner.measured:
-        reference_model = entry.model if entry.model in exact_tops else models[0].name
+    for entry in measured:
+        reference_model = entry.model if entry.model in exact_tops else first.name
         if (entry.model, entry.name) == (reference_model, EXACT):
             continue
         differences.append(paired_difference_row(
             {"model": entry.model, "strategy": entry.name}, f"{reference_model}: {EXACT}",
             per_user[(entry.model, entry.name)], per_user[(reference_model, EXACT)], bootstrap,
-            quality_columns(compare_config.ks)))
-    _write_outputs(rows, differences, sweeps, trials, runner.measured, exact_tops, compare_config,
-                   out_dir, title, protocol, command, oversized, tuning_qps, bootstrap)
-    return rows
+            quality_columns(ks)))
+    return rows, differences
 
 
 def _strategy_values(candidates: Candidates, targets: np.ndarray, ks, num_items: int,
@@ -338,12 +229,6 @@ def _strategy_values(candidates: Candidates, targets: np.ndarray, ks, num_items:
         extra[name] = (float(np.percentile(sizes, 100 * quantile, method="inverted_cdf")),
                        bootstrap.quantile_interval(sizes, quantile))
     return values, extra
-
-
-def _tuning_cosines(model: ModelVectors, users: EvaluatedUsers) -> np.ndarray:
-    """Cosines of the tuning users, with their own exclusions applied (as at query time)."""
-    return np.concatenate([c for _, _, c in threshold.cosine_chunks(
-        model.tuning_user_vectors, model.item_vectors, users.tuning_exclusions)])
 
 
 def threshold_sweep(model: ModelVectors, users: EvaluatedUsers, sizes,

@@ -24,6 +24,7 @@ from recall_jax.models.transformer import ACTIVATIONS, ATTENTION_IMPLEMENTATIONS
 from recall_jax.text.bert import POOLINGS
 from recall_jax.train.losses import LOSSES, NEGATIVE_SAMPLERS
 from recall_jax.core.sharding import DATA_AXIS, MODEL_AXIS
+from recall_jax.retrieval.strategies import BASELINES, REFERENCE, STRATEGIES
 
 # compare.models (recall_jax.compare.MODEL_KINDS; that module sets up devices on import).
 COMPARE_MODELS = ("dot", "cosine")
@@ -231,6 +232,13 @@ def _check_compare(p: _Problems) -> None:
     p.check("compare.models", lambda v: isinstance(v, (tuple, list)) and len(v)
             and set(v) <= set(COMPARE_MODELS), f"expected a non-empty subset of "
             f"{list(COMPARE_MODELS)}")
+    for field, registry in (("compare.strategies", STRATEGIES), ("compare.baselines", BASELINES)):
+        known = registry.names()
+        p.check(field, lambda v, known=known: isinstance(v, (tuple, list))
+                and len(set(v)) == len(v) and set(v) <= set(known),
+                f"expected distinct names of {list(known)}")
+    p.check("compare.strategies", lambda v: REFERENCE in v,
+            f"must include {REFERENCE!r}, every other strategy's reference")
     p.integers("compare.ks", 1)
     p.integers("compare.sweep_sizes", 1)
     for field in ("latency_queries", "timing_repeats", "tuning_users", "tuning_k",
