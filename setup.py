@@ -18,6 +18,7 @@ RUNTIME = [
     "tqdm>=4.66",
     "tensorboardX>=2.6",
     "matplotlib>=3.8",
+    "faiss-cpu>=1.8",
 ]
 
 EXTRAS = {
