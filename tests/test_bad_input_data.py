@@ -84,6 +84,16 @@ def _items_table(folder: Path):
     return readers.read_items_table(folder / "items.csv")
 
 
+def _recbole(folder: Path):
+    item = folder / "toy.item"
+    return readers.read_recbole(folder / "toy.inter", item if item.exists() else None)
+
+
+def _sequence(folder: Path):
+    items = folder / "items.csv"
+    return readers.read_user_sequences(folder / "seq.txt", items if items.exists() else None)
+
+
 CASES = [
     # ML-1M ratings.dat.
     Case("ratings_single_colons", {"ratings.dat": RATINGS + b"2:10:4:50\n"}, _ratings,
@@ -193,6 +203,48 @@ CASES = [
          "items.csv", 1, ("['title'] named twice",)),
     Case("items_utf16", {"items.csv": "item,title\na,A\n".encode("utf-16")}, _items_table,
          "items.csv", 1, ("UTF-16",)),
+    # RecBole atomic files.
+    Case("recbole_header_without_types", {"toy.inter": b"user_id\titem_id\nu\ti\n"},
+         _recbole, "toy.inter", 1, ("header field 'user_id' has no type", "'name:type'")),
+    Case("recbole_comma_separated",
+         {"toy.inter": b"user_id:token,item_id:token\nu,i\n"}, _recbole, "toy.inter", 1,
+         ("header lacks the field 'user_id'", "fields found: ['user_id:token,item_id']")),
+    Case("recbole_lacks_item_field",
+         {"toy.inter": b"user_id:token\tmovie_id:token\tts:float\nu\ti\t1\n"}, _recbole,
+         "toy.inter", 1, ("'item_id'", "fields found: ['user_id', 'movie_id', 'ts']",
+                          "config.data.item_field")),
+    Case("recbole_field_named_twice",
+         {"toy.inter": b"user_id:token\titem_id:token\tuser_id:float\nu\ti\t1\n"},
+         _recbole, "toy.inter", 1, ("['user_id'] named twice",)),
+    Case("recbole_extra_field_in_line",
+         {"toy.inter": b"user_id:token\titem_id:token\nu\ti\n\nu\tj\t5\n"}, _recbole,
+         "toy.inter", 4, ("3 columns in line", "2 tab-separated fields")),
+    Case("recbole_timestamp_with_comma",
+         {"toy.inter": b"user_id:token\titem_id:token\ttimestamp:float\nu\ti\t1,5\n"},
+         _recbole, "toy.inter", 2, ("non-numeric timestamp", "'1,5'")),
+    Case("recbole_bom_only", {"toy.inter": BOM + b"\n\n"}, _recbole, "toy.inter", 1,
+         ("empty",)),
+    Case("recbole_latin1_byte", {"toy.inter": b"user_id:token\titem_id:token\nu\t\xe9\n"},
+         _recbole, "toy.inter", 2, ("undecodable", "utf-8")),
+    Case("recbole_item_file_repeats_item",
+         {"toy.inter": b"user_id:token\titem_id:token\nu\ti\n",
+          "toy.item": b"item_id:token\ttitle:token_seq\ni\tA\nj\tB\ni\tC\n"}, _recbole,
+         "toy.item", 4, ("item listed twice", "first at line 2")),
+    Case("recbole_item_file_lacks_item",
+         {"toy.inter": b"user_id:token\titem_id:token\nu\ti\nu\tj\n",
+          "toy.item": b"item_id:token\ttitle:token_seq\ni\tA\n"}, _recbole,
+         "toy.inter", 3, ("item absent from", "toy.item", "ids j")),
+    # One user per line.
+    Case("sequence_user_without_items", {"seq.txt": b"u1 a b\nu2\n"}, _sequence, "seq.txt",
+         2, ("a user without items", "'user item item ...'")),
+    Case("sequence_user_twice", {"seq.txt": b"u1 a b\nu2 c\n\nu1 d\n"}, _sequence,
+         "seq.txt", 4, ("user 'u1' already has line 1", "one line per user")),
+    Case("sequence_latin1_byte", {"seq.txt": b"u1 a b\nu2 caf\xe9\n"}, _sequence, "seq.txt",
+         2, ("undecodable", "utf-8")),
+    Case("sequence_empty", {"seq.txt": b" \n\t\n"}, _sequence, "seq.txt", 1, ("empty",)),
+    Case("sequence_items_table_lacks_item",
+         {"seq.txt": b"u1 a b\n", "items.csv": b"item,title\na,A\n"}, _sequence, "seq.txt",
+         1, ("item absent from", "items.csv", "ids b")),
     Case("items_lack_interacted_items",
          {"events.csv": b"user,item\nu,a\nu,b\nu,c\nu,b\n", "items.csv": b"item,title\na,A\n"},
          _generic, "events.csv", 3, ("item absent from", "items.csv",

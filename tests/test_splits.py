@@ -210,4 +210,4 @@ def test_load_dataset_generic_paths_relative_to_root(tmp_path):
     (tmp_path / "events.csv").write_text("user,item\nu,a\nu,b\nu,a\n")
     dataset = registry.load_dataset(_config(name="generic", root=str(tmp_path),
                                             interactions_path="events.csv"))
-    assert dataset.name == "generic" and dataset.sequence(0).tolist() == [1, 2, 1]
+    assert dataset.name == "events" and dataset.sequence(0).tolist() == [1, 2, 1]

@@ -61,10 +61,21 @@ def get_config() -> ml_collections.ConfigDict:
     config.data.min_rating = 0  # ml-1m-ratings: keep ratings >= this (0: all)
     # generic: one user,item[,timestamp] per line; relative paths are read under the data root.
     config.data.interactions_path = ""
-    config.data.items_path = ""  # optional items table (item column + text columns)
+    config.data.items_path = ""  # optional items table (item column + text columns); see below
     config.data.delimiter = ","
     config.data.has_header = True
-    config.data.text_columns = ()  # (): every non-id column of the items table
+    config.data.text_columns = ()  # (): every non-id column of the items table / .item file
+    # recbole: RecBole atomic files; path is the .inter file or a folder <name>/ holding
+    # <name>.inter and optionally <name>.item (item text; items_path names another one).
+    # sequence: one `user item item ...` line per user (items in time order; optional items
+    # table in items_path, read as for generic). Relative paths are read under the data root.
+    config.data.path = ""  # e.g. ml-1m/ml-1m.inter (recbole), ml-1m/ml-1m-chrono-all.txt (sequence)
+    config.data.user_field = "user_id"  # recbole: the header's field names (without ":token")
+    config.data.item_field = "item_id"
+    config.data.time_field = "timestamp"  # recbole: absent from the file -> file order is time
+    # The dataset name on results pages and protocol lines; "": the data file's stem for
+    # generic/recbole/sequence (ml-1m.inter -> "ml-1m"), data.name for the named datasets.
+    config.data.label = ""
     # Items of the interactions without a row in movies.dat / u.item / the items table:
     # False: a DataFormatError; True: a warning, and they get empty text fields.
     config.data.allow_missing_item_text = False

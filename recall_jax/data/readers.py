@@ -17,6 +17,12 @@ Supported formats:
 * `read_ml100k`: the official ML-100K `u.data` (tab-separated `user item rating timestamp`)
   with `u.item` / `u.genre` for titles and genres.
 * `read_generic`: the project's generic format, described below.
+* `read_recbole`: RecBole atomic files (`.inter`, optional `.item`), described below.
+* `read_user_sequences`: one user per line, `user item item ...` (items in time order, ids any
+  strings without whitespace), the format of many sequential-recommendation repositories. Users
+  keep the file's line order; a user on two lines is an error naming both. An optional items
+  table is read as in the generic format; without it items are numbered in order of first
+  appearance.
 
 Generic format
 --------------
@@ -36,23 +42,39 @@ must appear in it (see "Item text" below); without it, items are numbered in ord
 appearance. With `has_header=False`, a first line whose fields include `user` and `item` is
 refused as a header that the configuration forgot (set `data.has_header=True`).
 
+RecBole atomic files
+--------------------
+`.inter`: UTF-8, tab-separated, a first line of typed field names `name:type` (types token,
+token_seq, float, float_seq), e.g. `user_id:token<TAB>item_id:token<TAB>rating:float<TAB>
+timestamp:float`, in any order; then one event per line with as many fields. The user and item
+fields are found by name (`user_field`, `item_field`; default "user_id", "item_id"); the time
+field (`time_field`, default "timestamp") is optional: without it file order is time order.
+Timestamps are numbers; each user's events are ordered by them with a stable sort (ties keep
+file order); fractional values order events, the dataset keeps whole seconds (truncated). Users
+are numbered in order of first appearance. No quoting: fields are split at tabs.
+`.item` (optional): the same typed layout, one row per item with the item field; every other
+field (or `text_columns`, names without types) becomes `catalogue.text_fields` under its name
+(e.g. "movie_title"), values as written (token_seq tokens stay space-separated). As with the
+generic items table, its row order defines the internal item ids and every interacted item needs
+a row.
+
 Text rules (every reader)
 ------------------------
 Lines end at a line feed (byte 0x0A) only, and a carriage return before it is dropped; other
 characters that `str.splitlines` would treat as line breaks (U+0085, U+001C..U+001E, ...) stay
 part of the line. A UTF-8 byte-order mark at the start of a file is ignored; a UTF-16 one is
-rejected. Interaction files and the generic items table are UTF-8. MovieLens metadata
-(`movies.dat`, `u.item`, `u.genre`) is latin-1, except that a file whose bytes are valid UTF-8
-and contain non-ASCII characters is decoded as UTF-8 (and logged): such bytes are almost never
-meant as latin-1 (they would read as mojibake like "CafÃ©"), while a real latin-1 file with
-accented letters is practically never valid UTF-8.
+rejected. Interaction files, the generic items table and RecBole files are UTF-8. MovieLens
+metadata (`movies.dat`, `u.item`, `u.genre`) is latin-1, except that a file whose bytes are
+valid UTF-8 and contain non-ASCII characters is decoded as UTF-8 (and logged): such bytes are
+almost never meant as latin-1 (they would read as mojibake like "CafÃ©"), while a real latin-1
+file with accented letters is practically never valid UTF-8.
 
 Item text: every item of the interactions must have a row in the metadata file given
-(`movies.dat`, `u.item` or the generic items table); otherwise a `DataFormatError` names the
-file, how many items lack a row and the first few ids. With `allow_missing_item_text=True`
-(config `data.allow_missing_item_text`) a warning counts them and they get empty text fields
-(in the generic format they are appended after the table's items, in order of first
-appearance).
+(`movies.dat`, `u.item`, the generic items table or a RecBole `.item` file); otherwise a
+`DataFormatError` names the file, how many items lack a row and the first few ids. With
+`allow_missing_item_text=True` (config `data.allow_missing_item_text`) a warning counts them
+and they get empty text fields (in the generic, RecBole and one-user-per-line formats they are
+appended after the table's items, in order of first appearance).
 
 Malformed input raises `DataFormatError` naming the file, the 1-based line number, the
 offending text and what was expected.
@@ -82,6 +104,11 @@ UTF8_BOM = b"\xef\xbb\xbf"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _ASCII_SPACE = " \t\n\r\v\f"
 _INTEGER = re.compile(r"[0-9]{1,%d}" % MAX_INTEGER_DIGITS)
+_ASCII_WHITESPACE_RUN = re.compile(r"[ \t\v\f\r]+")
+RECBOLE_TYPES = ("token", "token_seq", "float", "float_seq")
+RECBOLE_HEADER_EXPECTED = ("a header of tab-separated 'name:type' fields, type one of token, "
+                           "token_seq, float, float_seq (e.g. 'user_id:token<TAB>item_id:token"
+                           "<TAB>timestamp:float')")
 ML100K_GENRES = (
     "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime",
     "Documentary", "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance",
@@ -676,6 +703,14 @@ def _read_interaction_columns(path: Path, delimiter: str, has_header: bool
         lines, path, delimiter)
     expected = (f"{width} {delimiter!r}-separated columns ("
                 f"{delimiter.join(lines.header) if lines.header else 'user, item[, timestamp]'})")
+    fields = _row_fields(lines, path, delimiter, width, expected)
+    return _id_columns(fields, lines, path, (user_column, item_column, width), expected,
+                       None if timestamp_column is None else fields[timestamp_column::width])
+
+
+def _row_fields(lines: _DelimitedLines, path: Path, delimiter: str, width: int,
+                expected: str) -> list[str]:
+    """Every row's fields (stripped), row after row; a row without `width` fields raises."""
     counts = np.fromiter(map(str.count, lines.rows, itertools.repeat(delimiter)),
                          dtype=np.int64, count=len(lines.rows)) + 1
     wrong = np.flatnonzero(counts != width)
@@ -683,18 +718,22 @@ def _read_interaction_columns(path: Path, delimiter: str, has_header: bool
         row = int(wrong[0])
         raise _format_error(path, int(lines.line_numbers[row]), f"{counts[row]} columns in line",
                             lines.rows[row], expected)
-    fields = delimiter.join(lines.rows).split(delimiter)
-    fields = list(map(str.strip, fields))
+    return list(map(str.strip, delimiter.join(lines.rows).split(delimiter)))
+
+
+def _id_columns(fields: list[str], lines: _DelimitedLines, path: Path,
+                positions: tuple[int, int, int], expected: str,
+                timestamps: list[str] | None) -> _InteractionColumns:
+    """The user and item columns of `fields`; positions: (user, item, row width)."""
+    user_column, item_column, width = positions
     users, items = np.asarray(fields[user_column::width]), np.asarray(fields[item_column::width])
     empty = np.flatnonzero((users == "") | (items == ""))
     if len(empty):
         row = int(empty[0])
         raise _format_error(path, int(lines.line_numbers[row]), "empty user or item id in line",
                             lines.rows[row], expected)
-    return _InteractionColumns(
-        users=users, items=items,
-        timestamps=None if timestamp_column is None else fields[timestamp_column::width],
-        line_numbers=lines.line_numbers.astype(np.int64))
+    return _InteractionColumns(users=users, items=items, timestamps=timestamps,
+                               line_numbers=lines.line_numbers.astype(np.int64))
 
 
 def _parse_timestamps(values: list[str], path: Path, line_numbers: np.ndarray) -> np.ndarray:
@@ -813,15 +852,19 @@ def _missing_from_table(interactions: _InteractionColumns, item_ids: list[str], 
                         f"or data.allow_missing_item_text=True to give them empty text")
 
 
-def _generic_catalogue(interactions: _InteractionColumns, path: Path,
-                       items_path: str | os.PathLike | None, delimiter: str,
-                       text_columns: Sequence[str] | None,
-                       allow_missing: bool) -> tuple[ItemCatalogue, np.ndarray]:
-    """Catalogue and int32 [num_events] internal item ids of the interactions."""
-    if items_path is None:
+def _table_catalogue(interactions: _InteractionColumns, path: Path,
+                     items_path: str | os.PathLike | None,
+                     table: tuple[list[str], dict[str, list[str]]] | None,
+                     allow_missing: bool) -> tuple[ItemCatalogue, np.ndarray]:
+    """Catalogue and int32 [num_events] internal item ids of the interactions.
+
+    table: (item ids in row order, text column -> values) read from `items_path`, or None:
+    then items are numbered in order of first appearance and have no text.
+    """
+    if table is None:
         distinct, codes = _codes_in_first_appearance_order(interactions.items)
         return ItemCatalogue(raw_ids=_with_padding(distinct.tolist())), codes + 1
-    item_ids, text_values = read_items_table(items_path, delimiter, text_columns)
+    item_ids, text_values = table
     missing = _missing_from_table(interactions, item_ids, path, items_path, allow_missing)
     item_ids = item_ids + missing
     text_values = {c: v + [""] * len(missing) for c, v in text_values.items()}
@@ -842,7 +885,192 @@ def read_generic(interactions_path: str | os.PathLike,
     interactions = _read_interaction_columns(path, delimiter, has_header)
     timestamps = None if interactions.timestamps is None else _parse_timestamps(
         interactions.timestamps, path, interactions.line_numbers)
-    catalogue, items = _generic_catalogue(interactions, path, items_path, delimiter,
-                                          text_columns, allow_missing_item_text)
+    table = None if items_path is None else read_items_table(items_path, delimiter,
+                                                             text_columns)
+    catalogue, items = _table_catalogue(interactions, path, items_path, table,
+                                        allow_missing_item_text)
     user_raw_ids, user_codes = _codes_in_first_appearance_order(interactions.users)
     return _assemble(path.stem, user_codes, user_raw_ids, items, catalogue, timestamps)
+
+
+# ----------------------------------------------------------------------------------------------
+# RecBole atomic files.
+
+
+def _typed_header(lines: _DelimitedLines, path: Path) -> list[str]:
+    """Field names of a RecBole header (`name:type` fields, tab-separated), types dropped."""
+    header_text = "\t".join(lines.header)
+    names = []
+    for field in lines.header:
+        name, colon, kind = field.rpartition(":")
+        if not colon or not name.strip() or kind.strip() not in RECBOLE_TYPES:
+            problem = (f"header field {field!r} has no type" if not colon or not name.strip()
+                       else f"header field {field!r} has unknown type {kind.strip()!r}")
+            raise _format_error(path, lines.header_line_number, problem, header_text,
+                                RECBOLE_HEADER_EXPECTED)
+        names.append(name.strip())
+    _check_distinct_columns(names, path, lines.header_line_number, "\t")
+    return names
+
+
+def _field_position(names: list[str], field: str, config_field: str, lines: _DelimitedLines,
+                    path: Path) -> int:
+    """Position of `field` in a typed header; absent: DataFormatError listing the fields found."""
+    if field not in names:
+        raise _format_error(path, lines.header_line_number,
+                            f"header lacks the field {field!r} (fields found: {names})",
+                            "\t".join(lines.header),
+                            f"a '{field}:token' field, or config.data.{config_field} set to the "
+                            f"file's name for it")
+    return names.index(field)
+
+
+def _recbole_lines(path: Path) -> tuple[_DelimitedLines, list[str]]:
+    """Non-blank lines of a RecBole atomic file and its field names (UTF-8, tab-separated)."""
+    lines = _delimited_lines(_decode(_read_bytes(path), path, "utf-8"), path, "\t", True)
+    return lines, _typed_header(lines, path)
+
+
+def _numeric_timestamps(values: list[str], path: Path, line_numbers: np.ndarray) -> np.ndarray:
+    """int64 [num_events] when every value is an integer, else float64 (finite, |t| < 2**63);
+    anything else raises DataFormatError with its line."""
+    try:
+        return np.fromiter(map(int, values), dtype=np.int64, count=len(values))
+    except (ValueError, OverflowError):
+        pass
+    parsed = np.fromiter(map(_finite_float, values), dtype=np.float64, count=len(values))
+    bad = np.flatnonzero(np.isnan(parsed))
+    if len(bad):
+        row = int(bad[0])
+        raise _format_error(path, int(line_numbers[row]), "non-numeric timestamp", values[row],
+                            "a number (e.g. Unix seconds, RecBole's 'timestamp:float')")
+    return parsed
+
+
+def _finite_float(value: str) -> float:
+    """float(value) when it is a finite number below 2**63 in size, else NaN."""
+    try:
+        number = float(value)
+    except ValueError:
+        return float("nan")
+    return number if abs(number) < 2.0**63 else float("nan")
+
+
+def read_recbole_items(item_path: str | os.PathLike, item_field: str = "item_id",
+                       text_columns: Sequence[str] | None = None
+                       ) -> tuple[list[str], dict[str, list[str]]]:
+    """(item ids in row order, field -> values) of a RecBole `.item` file; the text fields are
+    every field but `item_field`, or `text_columns` (names without types)."""
+    path = Path(item_path)
+    lines, names = _recbole_lines(path)
+    item_column = _field_position(names, item_field, "item_field", lines, path)
+    columns = [n for n in names if n != item_field] if text_columns is None else list(text_columns)
+    unknown = [c for c in columns if c not in names]
+    if unknown:
+        raise _format_error(path, lines.header_line_number,
+                            f"header lacks text field(s) {unknown} (fields found: {names})",
+                            "\t".join(lines.header), f"fields {columns} (config.data.text_columns)")
+    if not lines.rows:
+        raise DataFormatError(f"{path}: line {lines.header_line_number + 1}: no item rows after "
+                              f"the header; expected one row per item")
+    expected = f"{len(names)} tab-separated fields ({chr(9).join(lines.header)})"
+    fields = _row_fields(lines, path, "\t", len(names), expected)
+    item_ids = fields[item_column::len(names)]
+    _check_distinct_item_rows(item_ids, lines, path, expected)
+    return item_ids, {c: fields[names.index(c)::len(names)] for c in columns}
+
+
+def _check_distinct_item_rows(item_ids: list[str], lines: _DelimitedLines, path: Path,
+                              expected: str) -> None:
+    """Every row has an item id, and a different one (a repeat names both lines)."""
+    ids = np.asarray(item_ids)
+    empty = np.flatnonzero(ids == "")
+    if len(empty):
+        row = int(empty[0])
+        raise _format_error(path, int(lines.line_numbers[row]), "empty item id in line",
+                            lines.rows[row], expected)
+    _, first = np.unique(ids, return_index=True)
+    if len(first) != len(ids):
+        row = int(np.setdiff1d(np.arange(len(ids)), first)[0])
+        first_row = int(np.flatnonzero(ids == ids[row])[0])
+        raise _format_error(path, int(lines.line_numbers[row]), "item listed twice", ids[row],
+                            f"each item once (first at line {lines.line_numbers[first_row]})")
+
+
+def read_recbole(inter_path: str | os.PathLike, item_path: str | os.PathLike | None = None,
+                 user_field: str = "user_id", item_field: str = "item_id",
+                 time_field: str = "timestamp", text_columns: Sequence[str] | None = None,
+                 allow_missing_item_text: bool = False) -> SequenceDataset:
+    """RecBole atomic files: an `.inter` file and optionally an `.item` file (see the module
+    docstring); `time_field` absent from the header means file order is time order."""
+    path = Path(inter_path)
+    lines, names = _recbole_lines(path)
+    user_column = _field_position(names, user_field, "user_field", lines, path)
+    item_column = _field_position(names, item_field, "item_field", lines, path)
+    if not lines.rows:
+        raise DataFormatError(f"{path}: line {lines.header_line_number + 1}: no interactions "
+                              f"after the header; expected one tab-separated line per event")
+    width = len(names)
+    expected = f"{width} tab-separated fields ({chr(9).join(lines.header)})"
+    fields = _row_fields(lines, path, "\t", width, expected)
+    interactions = _id_columns(fields, lines, path, (user_column, item_column, width), expected,
+                               None)
+    if time_field not in names:
+        logging.info("%s: no field %r (fields %s): file order is time order", path, time_field,
+                     names)
+    timestamps = None if time_field not in names else _numeric_timestamps(
+        fields[names.index(time_field)::width], path, interactions.line_numbers)
+    table = None if item_path is None else read_recbole_items(item_path, item_field,
+                                                              text_columns)
+    catalogue, items = _table_catalogue(interactions, path, item_path, table,
+                                        allow_missing_item_text)
+    user_raw_ids, user_codes = _codes_in_first_appearance_order(interactions.users)
+    return _assemble(path.stem, user_codes, user_raw_ids, items, catalogue, timestamps)
+
+
+# ----------------------------------------------------------------------------------------------
+# One user per line.
+
+
+def _user_lines(text: str, path: Path) -> tuple[list[str], list[list[str]], list[int]]:
+    """(users, their item lists, line numbers) of `user item item ...` lines."""
+    users, item_lists, line_numbers, first_lines = [], [], [], {}
+    expected = "'user item item ...' (whitespace-separated ids, at least one item per user)"
+    for line_number, line in enumerate(_text_lines(text), start=1):
+        if _is_blank(line):
+            continue
+        tokens = _ASCII_WHITESPACE_RUN.split(line.strip(_ASCII_SPACE))
+        if len(tokens) < 2:
+            raise _format_error(path, line_number, "a user without items in line", line,
+                                expected)
+        if tokens[0] in first_lines:
+            raise _format_error(path, line_number, f"user {tokens[0]!r} already has line "
+                                f"{first_lines[tokens[0]]}; repeated in line", line,
+                                "one line per user (join the two lines' items in time order)")
+        first_lines[tokens[0]] = line_number
+        users.append(tokens[0])
+        item_lists.append(tokens[1:])
+        line_numbers.append(line_number)
+    return users, item_lists, line_numbers
+
+
+def read_user_sequences(path: str | os.PathLike, items_path: str | os.PathLike | None = None,
+                        delimiter: str = ",", text_columns: Sequence[str] | None = None,
+                        allow_missing_item_text: bool = False) -> SequenceDataset:
+    """One line per user, `user item item ...` (items in time order, ids any strings without
+    whitespace); `items_path` is a generic items table (`delimiter`, an `item` column)."""
+    path = Path(path)
+    users, item_lists, line_numbers = _user_lines(
+        _decode(_read_bytes(path), path, "utf-8"), path)
+    counts = np.fromiter(map(len, item_lists), dtype=np.int64, count=len(item_lists))
+    interactions = _InteractionColumns(
+        users=np.repeat(np.asarray(users), counts),
+        items=np.asarray(list(itertools.chain.from_iterable(item_lists))),
+        timestamps=None, line_numbers=np.repeat(np.asarray(line_numbers, np.int64), counts))
+    table = None if items_path is None else read_items_table(items_path, delimiter,
+                                                             text_columns)
+    catalogue, items = _table_catalogue(interactions, path, items_path, table,
+                                        allow_missing_item_text)
+    user_codes = np.repeat(np.arange(len(users)), counts)
+    return _assemble(path.stem, user_codes, np.asarray(users), items, catalogue,
+                     timestamps=None)

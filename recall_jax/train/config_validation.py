@@ -14,7 +14,7 @@ from typing import Any
 
 import ml_collections
 
-from recall_jax.data.registry import DATASET_NAMES, SPLIT_NAMES
+from recall_jax.data.registry import DATASET_NAMES, PATH_EXAMPLES, SPLIT_NAMES
 from recall_jax.errors import ConfigError
 from recall_jax.evaluation.protocol import SEEN_ITEM_POLICIES
 from recall_jax.evaluation.sampled import PROTOCOLS
@@ -118,6 +118,18 @@ def _check_data(p: _Problems) -> None:
     if data.name == "generic":
         p.check("data.interactions_path", bool,
                 "data.name='generic' needs a user,item[,timestamp] file here")
+    if data.name in PATH_EXAMPLES:
+        p.check("data.path", lambda v: isinstance(v, str) and v.strip(),
+                f"data.name={data.name!r} needs its data file here, e.g. "
+                f"--config.data.path={PATH_EXAMPLES[data.name]}")
+    if data.name == "recbole":
+        for field, example in (("user_field", "user_id"), ("item_field", "item_id")):
+            p.check(f"data.{field}", lambda v: isinstance(v, str) and v.strip(),
+                    f"expected the name of a field of the .inter header, e.g. {example!r}")
+        p.check("data.time_field", lambda v: isinstance(v, str),
+                "expected the name of the .inter file's time field (absent: file order)")
+    p.check("data.label", lambda v: isinstance(v, str),
+            "expected a string: the dataset name on results pages ('': the data file's stem)")
     if data.name != "ml-1m-ratings" and data.min_rating:
         p.add("data.min_rating", "only data.name='ml-1m-ratings' reads ratings; leave it 0")
     if data.name == "synthetic":
