@@ -19,7 +19,8 @@ import jax, numpy as np
 from experiments.configs import default
 from recall_jax.errors import ConfigError
 from recall_jax.models import build_model
-from recall_jax.core import sharding, trainer
+from recall_jax.core import sharding
+from recall_jax.train import trainer
 from recall_jax.train.optimizer import make_optimizer
 out = {"devices": jax.device_count(), "tables": [], "errors": []}
 for num_items in (3416, 3706):

@@ -174,7 +174,8 @@ import json
 import jax, numpy as np
 from experiments.configs import synthetic_tiny
 from recall_jax.models import build_model
-from recall_jax.core import sharding, trainer
+from recall_jax.core import sharding
+from recall_jax.train import trainer
 from recall_jax.train.optimizer import make_optimizer
 config = synthetic_tiny.get_config()
 config.data.synthetic.num_items = 60  # item table: 62 rows, split 2 ways over "model"
