@@ -80,7 +80,7 @@ def test_item_table_is_split_over_the_model_axis(probe, num_items, parallelism):
 def test_a_rule_that_cannot_split_is_an_error_unless_replication_is_asked_for(probe):
     error, replicated = probe["errors"]
     assert error.startswith("ConfigError: config.mesh.parameter_rules: parameter "
-                            "params/position_embedding/embedding of shape (201, 64)")
+                            "params/encoder/position_embedding/embedding of shape (201, 64)")
     assert "replicate_unsplittable" in error
     assert replicated == "P()"
 
