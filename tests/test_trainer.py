@@ -74,6 +74,15 @@ def test_tiny_run_writes_table_json_history_and_metrics(tiny_run):
                                        key=lambda e: history[e]["validation/NDCG@10"])
     assert (workdir / "metrics.jsonl").stat().st_size > 0
     assert any((workdir / "tensorboard").iterdir())
+    # The time of each epoch, split into training steps, validation and checkpointing.
+    assert all(h["train_step_seconds"] > 0 and h["validation_seconds"] > 0
+               and h["checkpoint_seconds"] > 0 for h in history)
+    breakdown = json.loads((workdir / "run_summary.json").read_text())["epoch_time_breakdown"]
+    assert breakdown["validation_seconds"] == pytest.approx(
+        float(np.median([h["validation_seconds"] for h in history])))
+    assert 0 < breakdown["validation_share"] < 1
+    assert (f"Time per epoch (median, this machine): training steps "
+            f"{breakdown['train_step_seconds']:.1f} s, validation") in table
 
 
 def test_wall_clock_safety_stop_marks_the_run_truncated(tmp_path):

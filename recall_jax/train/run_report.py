@@ -75,6 +75,27 @@ def protocol_line(config, dataset, split, progress) -> str:
     return line
 
 
+def epoch_time_breakdown(history: list[dict]) -> dict[str, float]:
+    """Median seconds per epoch of training steps, validation and checkpointing (over the
+    epochs that recorded each), and validation's share of an evaluated epoch."""
+    def median(key: str) -> float:
+        values = [record[key] for record in history if key in record]
+        return float(np.median(values)) if values else 0.0
+    steps = median("train_step_seconds") or median("seconds")
+    validation, checkpoint = median("validation_seconds"), median("checkpoint_seconds")
+    total = steps + validation + checkpoint
+    return {"train_step_seconds": steps, "validation_seconds": validation,
+            "checkpoint_seconds": checkpoint,
+            "validation_share": validation / total if total else 0.0}
+
+
+def describe_time_breakdown(breakdown: dict[str, float]) -> str:
+    return (f"Time per epoch (median, this machine): training steps "
+            f"{breakdown['train_step_seconds']:.1f} s, validation "
+            f"{breakdown['validation_seconds']:.1f} s ({breakdown['validation_share']:.0%} of an "
+            f"evaluated epoch), checkpoint {breakdown['checkpoint_seconds']:.1f} s.")
+
+
 def _write_per_user(path: epath.Path, arrays: dict[str, np.ndarray]) -> None:
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
@@ -151,10 +172,12 @@ def final_report(config, model, params, split, dataset, progress, workdir, mesh=
               "wall_seconds": progress["wall_seconds"], "epochs_run": len(progress["history"]),
               "truncated": progress["truncated"], "history": progress["history"]}
     if jax.process_index() == 0:
+        breakdown = epoch_time_breakdown(progress["history"])
         write_report(rows, workdir, title=title, protocol_note=protocol,
                      command=config.command, columns=headline_columns(ks),
                      differences=differences,
-                     difference_metrics=[f"{m}@{k}" for k in ks for m in ("HR", "NDCG")])
+                     difference_metrics=[f"{m}@{k}" for k in ks for m in ("HR", "NDCG")],
+                     notes=[describe_time_breakdown(breakdown)] if progress["history"] else [])
         _write_per_user(workdir / PER_USER_FILE, per_user_ranks)
         paths.write_text_atomically(workdir / "history.json",
                                     json.dumps(progress["history"], indent=1))
@@ -164,7 +187,7 @@ def final_report(config, model, params, split, dataset, progress, workdir, mesh=
             scheduled_epochs=config.train.num_epochs, seed=config.seed,
             invocation_seconds=(time.perf_counter() - started) if started is not None else None,
             devices=[str(device) for device in jax.devices()], jax_version=jax.__version__,
-            command=config.command,
+            command=config.command, epoch_time_breakdown=breakdown,
             checkpoint_fallbacks=progress.get("checkpoint_fallbacks", []))
         paths.write_text_atomically(workdir / "run_summary.json", json.dumps(summary, indent=1))
     return report

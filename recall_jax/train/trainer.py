@@ -309,13 +309,15 @@ def _train_in_workdir(config: ml_collections.ConfigDict, workdir: epath.Path, da
             epoch_seconds = time.perf_counter() - epoch_start
             progress["train_seconds"] += epoch_seconds
             record = {"epoch": epoch, "loss": float(np.mean(jax.device_get(losses))),
-                      "seconds": epoch_seconds}
+                      "seconds": epoch_seconds, "train_step_seconds": epoch_seconds}
 
             is_last = epoch + 1 == config.train.num_epochs
             is_best = False
             if (epoch + 1) % config.train.eval_every_epochs == 0 or is_last:
+                validation_start = time.perf_counter()
                 metrics, _ = evaluate_model(model, state.params, split.validation, config.eval,
                                             config.train.bucket_lengths, mesh)
+                record["validation_seconds"] = time.perf_counter() - validation_start
                 record.update({f"validation/{k}": v for k, v in metrics.items()})
                 is_best = metrics[selection_metric] > progress["best_metric"]
                 if is_best:
@@ -327,13 +329,19 @@ def _train_in_workdir(config: ml_collections.ConfigDict, workdir: epath.Path, da
                 writer.write(int(state.step), {f"validation/{k}": v for k, v in metrics.items()
                                                if k != "num_users"})
                 logging.info("epoch %d: loss %.4f, validation %s %.4f (best %.4f at epoch %d), "
-                             "%.1fs",
+                             "%.1fs training steps + %.1fs validation",
                              epoch, record["loss"], selection_metric, metrics[selection_metric],
-                             progress["best_metric"], progress["best_epoch"], epoch_seconds)
+                             progress["best_metric"], progress["best_epoch"], epoch_seconds,
+                             record["validation_seconds"])
             progress["history"].append(record)
             progress["next_epoch"] = epoch + 1
-            progress["wall_seconds"] += time.perf_counter() - epoch_start
+            checkpoint_start = time.perf_counter()
+            # wall_seconds includes this epoch's checkpoint: saved with the progress below,
+            # its own duration is added to the record (and the total) once it is written.
+            progress["wall_seconds"] += checkpoint_start - epoch_start
             checkpoints.save(epoch, state, progress, is_best)
+            record["checkpoint_seconds"] = time.perf_counter() - checkpoint_start
+            progress["wall_seconds"] += record["checkpoint_seconds"]
 
         # Final report at the best validation epoch.
         restored_best = checkpoints.restore_best(abstract_state)
