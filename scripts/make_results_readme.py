@@ -281,6 +281,21 @@ def _per_user(run: dict, split: str, model_label: str) -> tuple[np.ndarray, dict
             per_user_metrics(ranks, COLD_START_KS, full_ranking=True))
 
 
+def _run_line(run: dict, label: str) -> str:
+    """One run of a study: epochs, best epoch, time and the one-run command."""
+    summary = run["summary"]
+    line = (f"- {label}: {summary['epochs_run']} of {summary['scheduled_epochs']} epochs, best "
+            f"{summary['best_epoch']}")
+    if summary["best_epoch"] == summary["epochs_run"] - 1:
+        line += " (the last: still improving)"
+    if summary["truncated"]:
+        line += " TRUNCATED by the wall-clock limit"
+    line += f", {_minutes(summary['wall_seconds'])} training and validation"
+    if summary.get("invocation_seconds"):
+        line += f", {_minutes(summary['invocation_seconds'])} in all"
+    return line + f"; `{portable(summary['command'])}`"
+
+
 def cold_start_section(folder: pathlib.Path) -> str:
     """Warm- and cold-target tables for every item tower and behaviour encoder, with popularity
     and the text baseline, and paired differences against each encoder's id tower."""
@@ -330,15 +345,8 @@ def cold_start_section(folder: pathlib.Path) -> str:
                          f"({stats['items_per_second']:,.0f} items/s, {stats['pooling']} pooling, "
                          f"max {stats['max_length']} tokens, "
                          f"{'/'.join(pathlib.Path(stats['checkpoint']).parts[-2:])})")
-    per_run = [f"- {r['config']['model']['name']} / {_tower_label(r['config']['model'])}: "
-               f"{r['summary']['epochs_run']} of {r['summary']['scheduled_epochs']} epochs, "
-               f"best {r['summary']['best_epoch']}"
-               + (" (the last: still improving)"
-                  if r['summary']['best_epoch'] == r['summary']['epochs_run'] - 1 else "")
-               + (" TRUNCATED by the wall-clock limit" if r["summary"]["truncated"] else "")
-               + f", {_minutes(r['summary']['wall_seconds'])} training and validation, "
-               f"{_minutes(r['summary']['invocation_seconds'] or 0)} in all; "
-               f"`{portable(r['summary']['command'])}`" for r in runs]
+    per_run = [_run_line(r, f"{r['config']['model']['name']} / "
+                               f"{_tower_label(r['config']['model'])}") for r in runs]
     data = first["config"]["data"]
     protocol = first["results"]["protocol"].split(" Model at its best")[0]
     out = [
@@ -473,14 +481,9 @@ def encoder_table_section(folder: pathlib.Path, commands: str | None = None) -> 
     popularity = _row(first["results"], "popularity", split)
     rows.append({"encoder": "popularity", "item tower": "", **{m: popularity[m] for m in metrics},
                  "ci95": {m: popularity["ci95"][m] for m in metrics}})
-    per_run = [f"- {r['config']['model']['name']} ({_objective(r['config']['model'])}) / "
-               f"{_tower_label(r['config']['model'])}: {r['summary']['epochs_run']} of "
-               f"{r['summary']['scheduled_epochs']} epochs, best {r['summary']['best_epoch']}"
-               + (" (the last: still improving)"
-                  if r['summary']['best_epoch'] == r['summary']['epochs_run'] - 1 else "")
-               + (" TRUNCATED by the wall-clock limit" if r["summary"]["truncated"] else "")
-               + f", {_minutes(r['summary']['wall_seconds'])} training and validation; "
-               f"`{portable(r['summary']['command'])}`" for r in runs]
+    per_run = [_run_line(r, f"{r['config']['model']['name']} "
+                               f"({_objective(r['config']['model'])}) / "
+                               f"{_tower_label(r['config']['model'])}") for r in runs]
     data = first["config"]["data"]
     protocol = first["results"]["protocol"].split(" Model at its best")[0]
     commands = commands or (f"bash scripts/run_encoder_table.sh runs/{folder.name}\n"
