@@ -373,6 +373,32 @@ def cold_start_section(folder: pathlib.Path) -> str:
 
 
 # ----------------------------------------------------------------------------------------------
+# Paired differences between whole runs (e.g. a tower against another on the same schedule).
+# ----------------------------------------------------------------------------------------------
+def pairs_section(pairs: list[str]) -> str:
+    """For each "RUN:REFERENCE", the test difference of RUN's model against REFERENCE's, paired
+    over the same users (refused when they evaluated different users)."""
+    metrics = [f"{m}@{k}" for k in COLD_START_KS for m in ("HR", "NDCG")]
+    rows, cache = [], {}
+    for pair in pairs:
+        if ":" not in pair:
+            raise SystemExit(f"--pairs {pair!r}: expected RUN:REFERENCE (two run folders)")
+        run, reference = (dict(_load_run(pathlib.Path(f)),
+                               per_user=np.load(pathlib.Path(f) / PER_USER_FILE))
+                          for f in pair.split(":", 1))
+        label = _row(run["results"], run["config"]["model"]["name"], "test")["model"]
+        reference_label = _row(reference["results"], reference["config"]["model"]["name"],
+                               "test")["model"]
+        rows.append(_paired(run, reference, "test", metrics, run["config"]["eval"],
+                            {"run": f"{label} ({run['folder'].name})"},
+                            f"{reference_label} ({reference['folder'].name})", cache))
+    return "\n".join([
+        "## Runs against runs", "",
+        f"Test users; {DIFFERENCE_NOTE}", "",
+        format_difference_table(rows, ["run"], metrics), ""])
+
+
+# ----------------------------------------------------------------------------------------------
 # Published rows reproduced (scripts/reproduce/).
 # ----------------------------------------------------------------------------------------------
 def reproduction_section(folder: pathlib.Path) -> str:
@@ -517,6 +543,8 @@ def main() -> None:
                         help="JSON files written by scripts/benchmark_scale.py --json")
     parser.add_argument("--cold-start", type=pathlib.Path, default=None,
                         help="an output folder of scripts/run_cold_start.sh")
+    parser.add_argument("--pairs", nargs="+", default=None,
+                        help="RUN:REFERENCE pairs of run folders, compared on the same users")
     parser.add_argument("--reproductions", type=pathlib.Path, default=None,
                         help="a folder of scripts/reproduce/*.py run folders")
     parser.add_argument("--encoders", type=pathlib.Path, default=None,
@@ -530,6 +558,7 @@ def main() -> None:
                        + ([f"--scale {' '.join(map(str, args.scale))}"] if args.scale else [])
                        + ([f"--cold-start {args.cold_start}"] if args.cold_start else [])
                        + ([f"--encoders {args.encoders}"] if args.encoders else [])
+                       + ([f"--pairs {' '.join(args.pairs)}"] if args.pairs else [])
                        + ([f"--reproductions {args.reproductions}"] if args.reproductions
                           else [])
                        + [f"--out {args.out or 'experiments/README.md'}"])
@@ -573,6 +602,8 @@ def main() -> None:
         text += "\n" + scale_section(args.scale)
     if args.encoders is not None:
         text += "\n" + encoder_table_section(args.encoders)
+    if args.pairs is not None:
+        text += "\n" + pairs_section(args.pairs)
     if args.reproductions is not None:
         text += "\n" + reproduction_section(args.reproductions)
     if args.cold_start is not None:

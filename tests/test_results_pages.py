@@ -215,3 +215,22 @@ def test_reproduction_table_lists_every_script_with_ours_and_the_published_figur
     assert "- `kang_sampled`: ours: our protocol. Published: their protocol." in page
     with pytest.raises(SystemExit, match="no reproduction.json"):
         pages.reproduction_section(tmp_path / "genrec_sasrec")
+
+
+def test_pairs_section_compares_two_runs_on_the_same_users(pages, tmp_path):
+    test_users = {"test": np.arange(100)}
+    _write_run(tmp_path / "text", "sasrec", "id+text", 0.12, groups=test_users)
+    _write_run(tmp_path / "ids", "sasrec", "id", 0.1, groups=test_users)
+    _write_run(tmp_path / "shifted", "sasrec", "id", 0.1, users_shift=1, groups=test_users)
+    page = pages.pairs_section([f"{tmp_path / 'text'}:{tmp_path / 'ids'}"])
+    line = next(line for line in page.splitlines() if line.startswith("| sasrec (id+text)"))
+    assert "| sasrec (id+text) (text) | sasrec (ids) |" in line
+    text = pages._per_user({"per_user": np.load(tmp_path / "text" / "per_user_ranks.npz")},
+                           "test", "sasrec (id+text)")[1]["NDCG@10"]
+    ids = pages._per_user({"per_user": np.load(tmp_path / "ids" / "per_user_ranks.npz")},
+                          "test", "sasrec")[1]["NDCG@10"]
+    assert f"{text.mean() - ids.mean():+.4f} [" in line
+    with pytest.raises(SystemExit, match="evaluated different users"):
+        pages.pairs_section([f"{tmp_path / 'text'}:{tmp_path / 'shifted'}"])
+    with pytest.raises(SystemExit, match="expected RUN:REFERENCE"):
+        pages.pairs_section([str(tmp_path / "text")])
