@@ -19,7 +19,7 @@ from recall_jax.retrieval.faiss_index import (FaissIndex, FaissSettings, SearchS
                                               autotune, search_grid)
 from recall_jax.retrieval.threshold import cosine_chunks, cosine_threshold, unit_rows
 from recall_jax.train.config_validation import validate_config
-from test_exclusion_search import clustered, excluded_of, item_table, skewed_exclusions
+from test_exclusion_search import DIM, clustered, excluded_of, item_table, skewed_exclusions
 from test_strategy_registry import compare, small_model
 
 # ---------------------------------------------------------------------------------------------
@@ -84,7 +84,8 @@ def test_faiss_exclusions_are_never_returned_and_match_a_per_user_reference(inde
         # The reference: this user alone, fetching more until k items survive the filter.
         fetch = start
         while True:
-            alone = index.search(users[user:user + 1], fetch, ACCURATE[kind]).for_user(0)[0]
+            alone = index.search(users[user:user + 1], fetch, index.over_fetch_setting(
+                ACCURATE[kind], k, fetch)).for_user(0)[0]
             kept = [int(i) for i in alone if int(i) not in excluded][:k]
             if len(kept) == k or len(alone) < fetch or fetch == index.num_items:
                 break
@@ -93,6 +94,9 @@ def test_faiss_exclusions_are_never_returned_and_match_a_per_user_reference(inde
     if kind == "flat":
         exact = exact_top_k(users, items, k, exclusions)
         np.testing.assert_array_equal(found.padded(k), exact.padded(k))
+    if kind == "ivf_pq":  # re-ranking k_factor * k plus the over-fetched items, not k_factor x
+        assert index.over_fetch_setting(ACCURATE[kind], k, 10).k_factor == 32.0
+        assert index.over_fetch_setting(ACCURATE[kind], k, 138).k_factor == (320 + 128) / 138
 
 
 def test_autotune_reaches_the_target_or_returns_none(indexes):
@@ -164,6 +168,19 @@ def test_range_search_equals_the_exact_cosine_threshold_set(kind):
     np.testing.assert_allclose(found.scores, exact.scores, atol=1e-5)
     with pytest.raises(ValueError, match="range search needs"):
         FaissIndex.build(items, "ivf_pq", FaissSettings(threads=1)).range_search(users, tau)
+
+
+def test_hnsw_range_search_over_many_query_blocks_equals_flat():
+    # efSearch 8192 makes FAISS search the queries in several blocks, which its range search
+    # cannot (it aborts): the index splits the call.
+    items = unit_rows(item_table(2000, seed=10))
+    users = unit_rows(clustered(1000, seed=11))
+    hnsw = FaissIndex.build(items, "hnsw", FaissSettings(threads=1))
+    assert 10**8 // (hnsw.index.hnsw.max_level * DIM * 8192 + 1) < len(users) / 2
+    found = hnsw.range_search(users, 0.9, SearchSetting(ef_search=8192))
+    exact = FaissIndex.build(items, "flat", FaissSettings(threads=1)).range_search(users, 0.9)
+    np.testing.assert_array_equal(found.offsets, exact.offsets)
+    np.testing.assert_array_equal(found.items, exact.items)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -157,8 +157,21 @@ class FaissIndex:
         if exclusions is None:
             return self._search_block(users, k, setting, parallel)
         return search_excluding(
-            lambda part, fetch: self._search_block(part, fetch, setting, parallel),
+            lambda part, fetch: self._search_block(
+                part, fetch, self.over_fetch_setting(setting, k, fetch), parallel),
             users, k, exclusions, self.num_items)
+
+    def over_fetch_setting(self, setting: SearchSetting, k: int, fetch: int) -> SearchSetting:
+        """The setting of a search for `fetch` items standing in for top-k with exclusions.
+
+        ivf_pq: the exact re-ranking depth stays k_factor * k plus the extra fetch - k items
+        (the excluded items take their own places), not k_factor * fetch, which would re-rank
+        k_factor times every excluded item too. hnsw searches with max(efSearch, fetch)
+        candidates anyway."""
+        if self.kind != "ivf_pq" or fetch <= k:
+            return setting
+        k_factor = setting.k_factor or self.settings.refine_k_factor
+        return dataclasses.replace(setting, k_factor=(k_factor * k + fetch - k) / fetch)
 
     def _search_block(self, users: np.ndarray, k: int, setting: SearchSetting,
                       parallel: bool) -> Candidates:
@@ -189,15 +202,29 @@ class FaissIndex:
         if self.kind == "ivf_pq":
             raise ValueError("range search needs a 'hnsw' or 'flat' FAISS index")
         users = _pad(np.asarray(user_vectors, np.float32), self.padded_dim)
+        setting = setting or SearchSetting()
+        parameters = self._parameters(setting)
+        chunk = len(users) or 1
+        if self.kind == "hnsw":
+            # IndexHNSW searches queries in blocks of InterruptCallback::get_period_hint(
+            # max_level * d * efSearch) = 1e8 / (that + 1) queries, and its range search
+            # aborts the process (RangeSearchResult allocated twice) when there are several
+            # blocks: one call per block.
+            ef_search = int(setting.ef_search or self.settings.hnsw_ef_search)
+            chunk = max(1, 10**8 // (self.index.hnsw.max_level * self.index.d * ef_search + 1))
+        parts = []
         with _threads(self.settings.threads if parallel else 1):
-            limits, scores, ids = self.index.range_search(
-                users, float(radius), params=self._parameters(setting or SearchSetting()))
-        offsets = np.asarray(limits, np.int64)
-        owner = owner_of_entries(offsets)
-        items = ids.astype(np.int32) + 1
-        order = np.lexsort((items, -scores, owner))
-        found = Candidates(offsets_from_owners(owner[order], len(users)), items[order],
-                           scores[order].astype(np.float32))
+            for start in range(0, len(users), chunk):
+                block = users[start:start + chunk]
+                limits, scores, ids = self.index.range_search(block, float(radius),
+                                                              params=parameters)
+                owner = owner_of_entries(np.asarray(limits, np.int64))
+                items = ids.astype(np.int32) + 1
+                order = np.lexsort((items, -scores, owner))
+                parts.append(Candidates(offsets_from_owners(owner[order], len(block)),
+                                        items[order], scores[order].astype(np.float32)))
+        found = Candidates.concatenate(parts) if parts else Candidates(
+            np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float32))
         if exclusions is None:
             return found
         return drop_excluded(found, ExcludedPairs(exclusions, self.num_items))
