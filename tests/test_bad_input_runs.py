@@ -116,6 +116,7 @@ CONFIG_CASES = [
      "finished run"),
     ({"compare__scann__num_leaves_to_search": 100}, "num_leaves_to_search=100",
      "num_leaves=60"),
+    ({"compare__faiss__hnsw_m": 0}, "config.compare.faiss.hnsw_m=0", "integer >= 1"),
 ]
 
 

@@ -234,3 +234,39 @@ def test_pairs_section_compares_two_runs_on_the_same_users(pages, tmp_path):
         pages.pairs_section([f"{tmp_path / 'text'}:{tmp_path / 'shifted'}"])
     with pytest.raises(SystemExit, match="expected RUN:REFERENCE"):
         pages.pairs_section([str(tmp_path / "text")])
+
+
+def test_ann_scale_section_shows_each_method_at_each_target_and_the_thresholds(pages, tmp_path):
+    chosen = {"setting": "efSearch 32", "ann_recall": 0.961, "ann_recall_ci95": [0.95, 0.97],
+              "queries_per_second": 12345.6, "speedup": 3.0}
+    new = {"items": 100_000, "queries": 1000, "k": 10, "targets": [0.95, 0.99],
+           "command": f"python {pages.REPO}/scripts/benchmark_ann_scale.py --sizes 100000",
+           "numpy_qps": 800.0, "jax_qps": 1200.4, "numpy_excluded_qps": 700.0,
+           "jax_excluded_qps": 900.0,
+           "history_lengths": {"median": 96.0, "p90": 400.0, "max": 2314},
+           "methods": {
+               "FAISS HNSW": {"build_seconds": 30.04, "index_mib": 40.2, "settings": "M 32",
+                              "targets": {"0.95": chosen, "0.99": None},
+                              "exclusions": {"queries_per_second_with": 5000.2,
+                                             "ann_recall_with": 0.93}}},
+           "threshold": {"tau": 0.3, "mean_size_target": 200, "range_build_seconds": 20.0,
+                         "range_index_mib": 40.0,
+                         "exact_sizes": {"mean": 199.0, "p50": 198.0, "p95": 260.0, "max": 400},
+                         "rows": [{"method": "FAISS HNSW range search", "note": "efSearch 1024",
+                                   "set_recall": 0.998, "queries_per_second": 420.0,
+                                   "mean_size": 199.0}]}}
+    old = {"items": 1_000_000, "queries": 1000, "k": 10, "target_recall": 0.95,
+           "command": "python scripts/benchmark_ann_scale.py --sizes 1000000",
+           "numpy_qps": 80.0, "jax_qps": 120.0, "scann_build_seconds": 60.0,
+           "scann_index_mib": 300.0,
+           "best": {"leaves_to_search": 50, "reorder": 100, "ann_recall": 0.96,
+                    "ann_recall_ci95": [0.95, 0.97], "queries_per_second": 4000.0}}
+    (tmp_path / "ann.json").write_text(json.dumps([new, old]))
+    text = pages.ann_scale_section([tmp_path / "ann.json"])
+    assert "### 100,000 items, 1,000 queries" in text and "### 1,000,000 items" in text
+    assert "python scripts/benchmark_ann_scale.py --sizes 100000" in text  # portable
+    assert ("| FAISS HNSW | M 32 | 30 | 40.2 | efSearch 32 | 0.961 [0.95, 0.97] | 12346 | "
+            "not reached |  |  | 5000 | 0.93 |") in text
+    assert "| exact JAX |  |  |  |  | 1 | 1200 |  | 1 | 1200 | 900 | 1 |" in text
+    assert "| FAISS HNSW range search | efSearch 1024 | 0.998 | 420 | 199 |" in text
+    assert "| ScaNN |  | 60 | 300 | leaves 50, reorder 100 | 0.96 [0.95, 0.97] | 4000 |" in text

@@ -19,7 +19,9 @@ def compare_section() -> ml_collections.ConfigDict:
     # Recall strategies run on each model, in this order (registered names:
     # recall_jax/retrieval/strategies.py STRATEGIES); "exact" is every other one's reference.
     compare.strategies = ("exact", "exact_cosine", "approx_max_k", "scann", "scann_tuned",
-                          "cosine_threshold", "cosine_threshold_per_user", "scann_then_threshold")
+                          "faiss_hnsw", "faiss_ivf_pq", "cosine_threshold",
+                          "cosine_threshold_per_user", "scann_then_threshold",
+                          "faiss_range_threshold")
     # Model-free baselines (BASELINES there); item_cf_recent runs when compare.item_cf_recent > 0.
     compare.baselines = ("popularity", "item_cf", "item_cf_recent")
     compare.seed = 0  # which users are timed one at a time
@@ -40,6 +42,19 @@ def compare_section() -> ml_collections.ConfigDict:
         num_leaves=60, num_leaves_to_search=10, training_sample_size=100_000,
         dimensions_per_block=2, anisotropic_quantization_threshold=0.2, reorder=200,
         spherical=False, training_threads=0))
+    # FAISS indexes (recall_jax/retrieval/faiss_index.py) of faiss_hnsw, faiss_ivf_pq and
+    # faiss_range_threshold; the search-time knobs (hnsw_ef_search, ivf_num_probes,
+    # refine_k_factor) are defaults that the strategies' tuning replaces.
+    compare.faiss = ml_collections.ConfigDict(dict(
+        hnsw_m=32,  # HNSW graph links per node (memory and build time grow with it)
+        hnsw_ef_construction=200,  # candidates kept while linking (graph quality)
+        hnsw_ef_search=64,  # candidates kept per query
+        ivf_num_lists=0,  # IVF k-means lists; 0: 4 sqrt(num_items), at most num_items / 39
+        ivf_num_probes=16,  # lists searched per query
+        pq_dimensions_per_block=2,  # dimensions per 4-bit PQ sub-quantizer (fast scan)
+        refine_k_factor=4.0,  # IVF-PQ: the k_factor * k best re-ranked by exact inner product
+        training_sample_size=100_000,  # items the IVF and PQ quantizers are trained on
+        threads=0))  # FAISS OpenMP threads for batched searches and builds; 0: all cores
     return compare
 
 

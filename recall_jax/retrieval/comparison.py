@@ -4,12 +4,14 @@ Given the test users' vectors and the item vectors of one or more trained two-to
 dot-product model and a cosine model, so that "threshold vs top-K" and "cosine vs dot" can be
 told apart), runs on each model the strategies compare.strategies names (by default: exact
 top-K, the model's own ground truth; exact top-K by cosine for a dot-product model;
-`jax.lax.approx_max_k`; ScaNN as configured and auto-tuned; global / per-user cosine
-thresholds and the ScaNN-then-threshold hybrid; see `strategies.STRATEGIES`), then the
+`jax.lax.approx_max_k`; ScaNN as configured and auto-tuned; FAISS HNSW and IVF-PQ auto-tuned;
+global / per-user cosine thresholds, the ScaNN-then-threshold hybrid and the FAISS range-search
+threshold; see `strategies.STRATEGIES`), then the
 model-free baselines compare.baselines names (popularity, item-CF). Writes one report
 (markdown, CSV, JSON) and two plots:
 * recall of the candidate set vs mean candidate count (threshold sweeps against top-K);
-* ANN-recall@10 vs queries/s (ScaNN settings tried by the tuning, approx_max_k, exact).
+* ANN-recall@10 vs queries/s (ScaNN and FAISS settings tried by the tunings, approx_max_k,
+  exact).
 
 Every quality figure carries a 95% bootstrap interval over users, and each strategy is compared
 with its model's exact top-K by a paired bootstrap. Speed figures (queries/s, latency) depend on
@@ -41,6 +43,7 @@ from recall_jax.evaluation.report import (DIFFERENCE_NOTE, format_difference_tab
 from recall_jax.retrieval import threshold
 from recall_jax.retrieval.exact import exact_top_k
 from recall_jax.retrieval.exact_strategies import EXACT
+from recall_jax.retrieval.faiss_strategies import LABELS as FAISS_LABELS, tunings_run
 from recall_jax.retrieval.scann_strategies import tuning_if_run
 from recall_jax.retrieval.strategies import (BASELINES, REFERENCE, STRATEGIES, BaselineFactory,
                                              StrategyFactory)
@@ -154,7 +157,7 @@ def run_comparison(models: list[ModelVectors], users: EvaluatedUsers, compare_co
         raise ValueError(f"bootstrap over {bootstrap.num_users} users, comparison of "
                          f"{users.num_users}")
     runner = _Runner(users, compare_config)
-    trials, tuning_qps, sweeps = {}, {}, []
+    trials, tuning_qps, sweeps, faiss_trials = {}, {}, [], {}
     for model in models:
         context = StrategyContext(model, users, compare_config, out_dir, mesh)
         runner.run(model.name, strategies, context,
@@ -165,6 +168,8 @@ def run_comparison(models: list[ModelVectors], users: EvaluatedUsers, compare_co
         if tuning is not None:
             trials[model.name], tuning_qps[model.name] = (tuning.trials,
                                                           tuning.exact_queries_per_second)
+        if tunings_run(context):
+            faiss_trials[model.name] = tunings_run(context)
     runner.run(BASELINE_MODEL, baselines,
                BaselineContext(users, models[0].num_items, compare_config), lambda part: part)
     max_k = max(compare_config.ks)
@@ -173,7 +178,8 @@ def run_comparison(models: list[ModelVectors], users: EvaluatedUsers, compare_co
     rows, differences = _tables(runner.measured, exact_tops, models[0], users.targets,
                                 compare_config.ks, oversized, bootstrap)
     _write_outputs(rows, differences, sweeps, trials, runner.measured, exact_tops, compare_config,
-                   out_dir, title, protocol, command, oversized, tuning_qps, bootstrap)
+                   out_dir, title, protocol, command, oversized, tuning_qps, bootstrap,
+                   faiss_trials)
     return rows
 
 
@@ -276,7 +282,7 @@ def candidate_set_columns(ks) -> list[str]:
 
 
 def _write_outputs(rows, differences, sweep, trials, measured, exact_tops, compare_config, out_dir,
-                   title, protocol, command, oversized, tuning_qps, bootstrap):
+                   title, protocol, command, oversized, tuning_qps, bootstrap, faiss_trials):
     ks = compare_config.ks
     first = min(ks)
     labels = ["model", "strategy"]
@@ -321,8 +327,13 @@ def _write_outputs(rows, differences, sweep, trials, measured, exact_tops, compa
          "differences": differences, "threshold_sweep": sweep,
          "tuning_exact_qps": tuning_qps,
          "scann_trials": {name: [dataclasses.asdict(t) for t in model_trials]
-                          for name, model_trials in trials.items()}}, indent=1))
-    _plot(sweep, trials, measured, exact_tops, out_dir, compare_config, tuning_qps)
+                          for name, model_trials in trials.items()},
+         # {model: {"hnsw" | "ivf_pq" | "range": {"best": trial or None, "trials": [...]}}};
+         # "range": set recall of the range search against the exact threshold sets.
+         "faiss_trials": {name: {kind: dataclasses.asdict(tuning) for kind, tuning in
+                                 tunings.items()} for name, tunings in faiss_trials.items()}},
+        indent=1))
+    _plot(sweep, trials, measured, exact_tops, out_dir, compare_config, tuning_qps, faiss_trials)
 
 
 def _save_figure(figure, path: epath.Path) -> None:
@@ -331,7 +342,8 @@ def _save_figure(figure, path: epath.Path) -> None:
     path.write_bytes(buffer.getvalue())
 
 
-def _plot(sweep, trials, measured, exact_tops, out_dir, compare_config, tuning_qps):
+def _plot(sweep, trials, measured, exact_tops, out_dir, compare_config, tuning_qps,
+          faiss_trials):
     import matplotlib  # noqa: PLC0415
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # noqa: PLC0415
@@ -360,8 +372,18 @@ def _plot(sweep, trials, measured, exact_tops, out_dir, compare_config, tuning_q
                      label=f"{name} model: ScaNN settings (validation users, top-{k})")
         axis.scatter([tuning_qps[name]], [1.0], marker=marker, s=70, color="black",
                      label=f"{name} model: exact (validation users, top-{k})")
+    for marker, (name, tunings) in zip("o^sv", faiss_trials.items()):
+        for kind, color in (("hnsw", "tab:green"), ("ivf_pq", "tab:purple")):
+            if kind in tunings:
+                axis.scatter([t.queries_per_second for t in tunings[kind].trials],
+                             [t.ann_recall for t in tunings[kind].trials], marker=marker,
+                             alpha=0.4, color=color,
+                             label=f"{name} model: {FAISS_LABELS[kind]} settings (validation "
+                                   f"users, top-{k})")
+    tuned = tuple(f"{label} (tuned)" for label in FAISS_LABELS.values())
     for entry in measured:
-        if entry.model in exact_tops and entry.name.startswith((EXACT, "approx_max_k", "ScaNN (")) \
+        if entry.model in exact_tops and entry.name.startswith(
+                (EXACT, "approx_max_k", "ScaNN (") + tuned) \
                 and entry.name != "exact top-K by cosine":
             recall = metric_functions.ann_recall_at_k(entry.candidates.padded(k),
                                                       exact_tops[entry.model], k)

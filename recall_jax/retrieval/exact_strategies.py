@@ -37,3 +37,12 @@ def approx_max_k(context: StrategyContext) -> Strategy | None:
     target = compare_config.approx_recall_target
     return Strategy(f"approx_max_k (target {target})", lambda users, exclusions: approx_top_k(
         users, items, max_k, target, exclusions), memory_mb=context.item_mb)
+
+
+def tuning_exact_top_items(context: StrategyContext):
+    """int32 [tuning users, compare.tuning_k]: the tuning users' exact top items (no seen-item
+    filter), what the ANN tunings (ScaNN, FAISS) measure ANN recall against; computed once."""
+    k = context.compare_config.tuning_k
+    model = context.model
+    return context.cached("tuning_exact_top_items", lambda: exact_top_k(
+        model.tuning_user_vectors, model.item_vectors, k).padded(k))

@@ -17,10 +17,10 @@ from typing import Sequence
 
 import numpy as np
 
-from recall_jax.core.csr import offsets_from_counts, offsets_from_owners, owner_of_entries
 from recall_jax.evaluation.metrics import ann_recall_at_k
 from recall_jax.evaluation.protocol import Exclusions
 from recall_jax.core.candidates import Candidates
+from recall_jax.retrieval.exclusion_search import search_excluding
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,22 +86,16 @@ class ScannIndex:
     def search(self, user_vectors: np.ndarray, k: int, leaves_to_search: int | None = None,
                reorder: int | None = None, exclusions: Exclusions | None = None,
                parallel: bool = True) -> Candidates:
-        """Top-k per user; excluded ids are removed after fetching k + (that user's exclusions)."""
+        """Top-k per user; with exclusions, the top-k non-excluded items, over-fetched in few
+        batched searches (`exclusion_search.search_excluding`)."""
         users = np.ascontiguousarray(np.asarray(user_vectors, np.float32))
         if exclusions is None:
             return self._search_block(users, k, leaves_to_search, reorder, parallel)
-        # Users grouped by how many extra neighbours they need (powers of two), so each group is
-        # one batched search.
-        lengths = np.diff(exclusions.offsets)
-        groups = np.ceil(np.log2(np.maximum(lengths, 1))).astype(int)
-        parts: list[tuple[np.ndarray, Candidates]] = []
-        for group in np.unique(groups):
-            rows = np.nonzero(groups == group)[0]
-            fetch = min(k + (1 << int(group)), self.num_items)
-            found = self._search_block(users[rows], fetch, leaves_to_search,
-                                       max(reorder or self.settings.reorder, fetch), parallel)
-            parts.append((rows, _drop_excluded(found, rows, exclusions, k)))
-        return _merge_user_groups(parts, len(users))
+        base_reorder = reorder if reorder is not None else self.settings.reorder
+        return search_excluding(
+            lambda part, fetch: self._search_block(part, fetch, leaves_to_search,
+                                                   max(base_reorder, fetch), parallel),
+            users, k, exclusions, self.num_items)
 
     def _search_block(self, users, k, leaves_to_search, reorder, parallel) -> Candidates:
         search = (self.searcher.search_batched_parallel if parallel
@@ -136,38 +130,6 @@ class ScannIndex:
     def memory_bytes(self, folder: str | pathlib.Path) -> int:
         """Size of the serialised index (a proxy for its memory), after `save(folder)`."""
         return sum(p.stat().st_size for p in pathlib.Path(folder).rglob("*") if p.is_file())
-
-
-def _drop_excluded(found: Candidates, rows: np.ndarray, exclusions: Exclusions,
-                   k: int) -> Candidates:
-    owner = owner_of_entries(found.offsets)
-    global_owner = rows[owner]
-    # An entry is excluded when (user, item) appears among that user's excluded pairs.
-    num_ids = int(max(found.items.max(initial=0), exclusions.items.max(initial=0))) + 1
-    found_keys = global_owner.astype(np.int64) * num_ids + found.items
-    excluded_owner = owner_of_entries(exclusions.offsets)
-    excluded_keys = excluded_owner.astype(np.int64) * num_ids + exclusions.items
-    keep = ~np.isin(found_keys, excluded_keys)
-    # Keep the first k survivors per user (lists are best first).
-    kept_owner = owner[keep]
-    rank_in_user = np.arange(len(kept_owner)) - np.searchsorted(kept_owner, kept_owner)
-    take = rank_in_user < k
-    return Candidates(offsets_from_owners(kept_owner[take], found.num_users),
-                      found.items[keep][take], found.scores[keep][take])
-
-
-def _merge_user_groups(parts: list[tuple[np.ndarray, Candidates]], num_users: int) -> Candidates:
-    sizes = np.zeros(num_users, np.int64)
-    for rows, part in parts:
-        sizes[rows] = part.sizes()
-    offsets = offsets_from_counts(sizes)
-    items = np.zeros(offsets[-1], np.int32)
-    scores = np.zeros(offsets[-1], np.float32)
-    for rows, part in parts:
-        destination = np.repeat(offsets[rows], part.sizes()) + (
-            np.arange(part.offsets[-1]) - np.repeat(part.offsets[:-1], part.sizes()))
-        items[destination], scores[destination] = part.items, part.scores
-    return Candidates(offsets, items, scores)
 
 
 @dataclasses.dataclass(frozen=True)

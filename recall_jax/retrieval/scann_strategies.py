@@ -14,6 +14,7 @@ import time
 from recall_jax import paths
 from recall_jax.retrieval import threshold
 from recall_jax.retrieval.exact import exact_top_k
+from recall_jax.retrieval.exact_strategies import tuning_exact_top_items
 from recall_jax.retrieval.scann_index import ScannIndex, ScannSettings, TuningTrial, autotune
 from recall_jax.retrieval.strategy_context import Strategy, StrategyContext
 from recall_jax.retrieval.threshold_strategies import calibrated_tau
@@ -60,7 +61,7 @@ def _tune(context: StrategyContext) -> ScannTuning:
     index, _ = scann_index(context)
     users, items = context.model.tuning_user_vectors, context.model.item_vectors
     k = compare_config.tuning_k
-    exact = exact_top_k(users, items, k).padded(k)
+    exact = tuning_exact_top_items(context)
     # Brute force in the tuning setting (k = tuning_k, no seen-item filter): the speed
     # reference for the ScaNN trials in the ANN-recall vs queries/s plot.
     exact_top_k(users, items, k, mesh=context.mesh)

@@ -3,9 +3,9 @@ compare.baselines.
 
 A strategy returns candidates for a batch of users (`RetrievalStrategy`). A registered factory
 builds it for one model from a `StrategyContext`, or returns None where it does not apply (exact
-top-K by cosine on a cosine model; ScaNN tuned when no setting reached the target). Baselines
-(`BaselineStrategy`) need no model: built from a `BaselineContext`, they read the users'
-histories. The comparison times `query` on all users at once and on single users. Adding one is
+top-K by cosine on a cosine model; ScaNN or FAISS tuned when no setting reached the target).
+Baselines (`BaselineStrategy`) need no model: built from a `BaselineContext`, they read the
+users' histories. The comparison times `query` on all users at once and on single users. Adding one is
 a factory plus one `STRATEGIES.register(...)` (or `BASELINES.register(...)`) line below.
 """
 
@@ -18,8 +18,8 @@ import numpy as np
 from recall_jax.core.candidates import Candidates
 from recall_jax.core.registry import Registry
 from recall_jax.evaluation.protocol import Exclusions
-from recall_jax.retrieval import (baseline_strategies, exact_strategies, scann_strategies,
-                                  threshold_strategies)
+from recall_jax.retrieval import (baseline_strategies, exact_strategies, faiss_strategies,
+                                  scann_strategies, threshold_strategies)
 from recall_jax.retrieval.strategy_context import BaselineContext, StrategyContext
 
 
@@ -66,9 +66,12 @@ STRATEGIES.register("exact_cosine", exact_strategies.exact_cosine)
 STRATEGIES.register("approx_max_k", exact_strategies.approx_max_k)
 STRATEGIES.register("scann", scann_strategies.scann)
 STRATEGIES.register("scann_tuned", scann_strategies.scann_tuned)
+STRATEGIES.register("faiss_hnsw", faiss_strategies.faiss_hnsw)
+STRATEGIES.register("faiss_ivf_pq", faiss_strategies.faiss_ivf_pq)
 STRATEGIES.register("cosine_threshold", threshold_strategies.cosine_threshold)
 STRATEGIES.register("cosine_threshold_per_user", threshold_strategies.cosine_threshold_per_user)
 STRATEGIES.register("scann_then_threshold", scann_strategies.scann_then_threshold)
+STRATEGIES.register("faiss_range_threshold", faiss_strategies.faiss_range_threshold)
 
 BASELINES: Registry[BaselineFactory] = Registry("baseline", "compare.baselines")
 BASELINES.register("popularity", baseline_strategies.popularity)

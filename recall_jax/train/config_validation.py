@@ -7,6 +7,7 @@ is written on the command line (`config.train.batch_size=0`) with what it accept
 
 from __future__ import annotations
 
+import dataclasses
 import pathlib
 import re
 from collections.abc import Callable, Sequence
@@ -24,6 +25,7 @@ from recall_jax.models.transformer import ACTIVATIONS, ATTENTION_IMPLEMENTATIONS
 from recall_jax.text.bert import POOLINGS
 from recall_jax.train.losses import LOSSES, NEGATIVE_SAMPLERS
 from recall_jax.core.sharding import DATA_AXIS, MODEL_AXIS
+from recall_jax.retrieval.faiss_index import FaissSettings
 from recall_jax.retrieval.strategies import BASELINES, REFERENCE, STRATEGIES
 
 # compare.models (recall_jax.compare.MODEL_KINDS; that module sets up devices on import).
@@ -32,6 +34,7 @@ MESH_AXES = (DATA_AXIS, MODEL_AXIS)
 # train.prng_impl: jax PRNG implementations the trainer can make the run's keys with
 # (recall_jax.train.trainer, which imports this module).
 PRNG_IMPLS = ("threefry2x32", "rbg", "unsafe_rbg")
+FAISS_FIELDS = {field.name for field in dataclasses.fields(FaissSettings)}
 SELECTION_METRIC = re.compile(r"^(HR|Recall|NDCG|MRR)@(\d+)$")
 
 
@@ -273,6 +276,21 @@ def _check_compare(p: _Problems) -> None:
             and scann.num_leaves_to_search > scann.num_leaves:
         p.add("compare.scann.num_leaves_to_search",
               f"must not exceed config.compare.scann.num_leaves={scann.num_leaves}")
+    faiss = compare.faiss
+    for field in ("hnsw_m", "hnsw_ef_construction", "hnsw_ef_search", "ivf_num_probes",
+                  "pq_dimensions_per_block", "training_sample_size"):
+        p.integer(f"compare.faiss.{field}", 1)
+    for field in ("ivf_num_lists", "threads"):
+        p.integer(f"compare.faiss.{field}", 0)
+    p.number("compare.faiss.refine_k_factor", 1.0, float("inf"))
+    if _is_int(faiss.ivf_num_lists) and _is_int(faiss.ivf_num_probes) \
+            and 0 < faiss.ivf_num_lists < faiss.ivf_num_probes:
+        p.add("compare.faiss.ivf_num_probes",
+              f"must not exceed config.compare.faiss.ivf_num_lists={faiss.ivf_num_lists}")
+    unknown = sorted(set(faiss.keys()) - FAISS_FIELDS)
+    if unknown:
+        p.lines.append(f"config.compare.faiss has unknown fields {unknown}: expected some of "
+                       f"{sorted(FAISS_FIELDS)}")
 
 
 def validate_config(config: ml_collections.ConfigDict, num_devices: int | None = None) -> None:
