@@ -104,6 +104,8 @@ def run_section(folder: pathlib.Path) -> str:
     title = results["title"]
     if config["model"]["normalize"]:
         title += ", cosine scores"
+    if config["model"].get("item_tower", "id") != "id":
+        title += f", {config['model']['item_tower']} item tower"
     if seeds is not None:
         commands = [portable(seeds["command"]), "# or one seed: " + portable(
             single_seed_command(seeds["command"], seeds["seeds"][0]))]
