@@ -129,3 +129,39 @@ def test_importing_an_entry_point_leaves_xla_flags_alone(module):
     result = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True,
                             text=True, cwd=PACKAGE.parent, check=True)
     assert result.stdout.strip() == "None", result.stdout
+
+
+def torch_imports(path: pathlib.Path) -> list[str]:
+    """`import torch...` / `from torch... import` statements anywhere in `path` (line: text)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module]
+        found += [f"{path.name}:{node.lineno}: {name}" for name in names
+                  if name == "torch" or name.startswith("torch.")]
+    return found
+
+
+def test_no_module_imports_torch():
+    """torch is a test-time reference only (scripts/torch_sasrec.py): recall_jax never imports
+    it, at module level or inside a function."""
+    offending = [hit for path in PACKAGE.rglob("*.py") for hit in torch_imports(path)]
+    assert not offending, "\n".join(offending)
+    planted = PACKAGE.parent / "scripts" / "torch_sasrec.py"
+    assert torch_imports(planted), "the checker finds nothing in a file that imports torch"
+
+
+@pytest.mark.parametrize("left_out", ["recall_jax.compare", "recall_jax.main"])
+def test_importing_every_module_loads_no_torch(left_out):
+    """Every module imported (main and compare define the same flags: one per process)."""
+    probe = ("import importlib, pkgutil, sys, recall_jax\n"
+             "for module in pkgutil.walk_packages(recall_jax.__path__, 'recall_jax.'):\n"
+             f"    if module.name != {left_out!r}:\n"
+             "        importlib.import_module(module.name)\n"
+             "print(sorted(name for name in sys.modules if name.split('.')[0] == 'torch'))")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            cwd=PACKAGE.parent, check=True)
+    assert result.stdout.strip() == "[]", result.stdout
