@@ -33,6 +33,7 @@ from recall_jax.core.csr import offsets_from_owners, owner_of_entries
 from recall_jax.evaluation.metrics import ann_recall_at_k
 from recall_jax.evaluation.protocol import Exclusions
 from recall_jax.retrieval.exclusion_search import ExcludedPairs, drop_excluded, search_excluding
+from recall_jax.core.settings import settings_from_mapping
 
 KINDS = ("hnsw", "ivf_pq", "flat")
 PQ_BITS = 4  # fast scan works on 4-bit codes
@@ -52,12 +53,7 @@ class FaissSettings:
 
     @classmethod
     def from_config(cls, faiss_config) -> "FaissSettings":
-        fields = {f.name for f in dataclasses.fields(cls)}
-        given = dict(faiss_config.items() if hasattr(faiss_config, "items") else faiss_config)
-        unknown = sorted(set(given) - fields)
-        if unknown:
-            raise ValueError(f"unknown FAISS settings {unknown}; expected some of {sorted(fields)}")
-        return cls(**given)
+        return settings_from_mapping(cls, faiss_config, "FAISS settings")
 
 
 @dataclasses.dataclass(frozen=True)

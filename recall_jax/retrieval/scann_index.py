@@ -21,6 +21,7 @@ from recall_jax.evaluation.metrics import ann_recall_at_k
 from recall_jax.evaluation.protocol import Exclusions
 from recall_jax.core.candidates import Candidates
 from recall_jax.retrieval.exclusion_search import search_excluding
+from recall_jax.core.settings import settings_from_mapping
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,12 +37,7 @@ class ScannSettings:
 
     @classmethod
     def from_config(cls, scann_config) -> "ScannSettings":
-        fields = {f.name for f in dataclasses.fields(cls)}
-        given = dict(scann_config.items() if hasattr(scann_config, "items") else scann_config)
-        unknown = sorted(set(given) - fields)
-        if unknown:
-            raise ValueError(f"unknown ScaNN settings {unknown}; expected some of {sorted(fields)}")
-        return cls(**given)
+        return settings_from_mapping(cls, scann_config, "ScaNN settings")
 
 
 def _import_scann():
