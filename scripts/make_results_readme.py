@@ -32,6 +32,7 @@ from recall_jax.evaluation.estimates import paired_difference_row  # noqa: E402
 from recall_jax.evaluation.metrics import per_user_metrics  # noqa: E402
 from recall_jax.evaluation.report import (DIFFERENCE_NOTE, format_difference_table,  # noqa: E402
                                           format_markdown_table)
+from recall_jax.models.objectives import implied_objective  # noqa: E402
 from recall_jax.train.run_report import PER_USER_FILE  # noqa: E402
 from recall_jax.train.seeds import (SEEDS_FILE, format_seed_table, seed_folder,  # noqa: E402
                                    single_seed_command)
@@ -377,28 +378,17 @@ def cold_start_section(folder: pathlib.Path) -> str:
                if _tower_label(run["config"]["model"]) == "id"}
     sections = {}
     for kind, split in GROUPS.items():
-        rows, differences = [], []
-        bootstrap = None
+        rows, differences, cache = [], [], {}
         for run in runs:
             model = run["config"]["model"]
+            labels = {"encoder": model["name"], "item tower": _tower_label(model)}
             row = _row(run["results"], model["name"], split)
-            rows.append({"encoder": model["name"], "item tower": _tower_label(model),
-                         **{m: row[m] for m in metrics},
+            rows.append({**labels, **{m: row[m] for m in metrics},
                          "ci95": {m: row["ci95"][m] for m in metrics}})
             reference = id_runs.get(model["name"])
-            if reference is None or reference is run:
-                continue
-            users, values = _per_user(run, split, row["model"])
-            reference_label = _row(reference["results"], model["name"], split)["model"]
-            reference_users, reference_values = _per_user(reference, split, reference_label)
-            if not np.array_equal(users, reference_users):
-                raise SystemExit(f"{run['folder']} and {reference['folder']} evaluated different "
-                                 f"users for {split!r}: not comparable")
-            bootstrap = bootstrap or Bootstrap.draw(len(users), eval_config["bootstrap_resamples"],
-                                                    eval_config["bootstrap_seed"])
-            differences.append(paired_difference_row(
-                {"encoder": model["name"], "item tower": _tower_label(model)},
-                f"{model['name']} / id", values, reference_values, bootstrap, metrics))
+            if reference is not None and reference is not run:
+                differences.append(_paired(run, reference, split, metrics, eval_config, labels,
+                                           f"{model['name']} / id", cache))
         popularity = _row(first["results"], "popularity", split)
         # The training-free text baseline is the same in every run that encoded item text.
         text_rows = [row for run in runs for row in run["results"]["rows"]
@@ -511,7 +501,7 @@ TOWER_ORDER = ("id", "id+text", "text")
 
 def _objective(model: dict) -> str:
     """model.objective; runs saved before the field existed: the one their encoder implied."""
-    return model.get("objective", "cloze" if model["name"] == "bert4rec" else "next_item")
+    return model.get("objective", implied_objective(model["name"]))
 
 
 def _encoder_runs(folder: pathlib.Path) -> list[dict]:

@@ -81,6 +81,12 @@ OBJECTIVES.register("next_item", lambda model_config: NextItem())
 OBJECTIVES.register("cloze", lambda model_config: Cloze(model_config.mask_rate))
 
 
+def implied_objective(encoder_name: str) -> str:
+    """The objective a run saved before model.objective existed was trained with: its encoder
+    implied it (bert4rec: cloze; every other encoder: next item)."""
+    return "cloze" if encoder_name == "bert4rec" else "next_item"
+
+
 def objective_for(model_config) -> TrainingObjective:
     """The objective `model_config.objective` names, with its settings from the config."""
     return OBJECTIVES.get(model_config.objective)(model_config)

@@ -149,5 +149,6 @@ class SequentialRecommender(nn.Module):
         if self.item_id_dropout > 0 and not deterministic:
             id_kept = jax.random.bernoulli(self.make_rng("dropout"), 1.0 - self.item_id_dropout,
                                            (self.num_items + 2,))
-            id_kept = id_kept.at[self.num_items + 1].set(True)  # [MASK] has no text to fall back on
+            # [MASK] has no text to fall back on.
+            id_kept = id_kept.at[mask_token(self.num_items)].set(True)
         return self.encode_users(item_ids, deterministic, id_kept), self.item_vectors(id_kept)

@@ -26,6 +26,7 @@ from recall_jax.data.registry import load_dataset, split_dataset
 from recall_jax.errors import RecallJaxError, RunFolderError
 from recall_jax.evaluation.model_evaluation import evaluate_model
 from recall_jax.models import build_model
+from recall_jax.models.objectives import implied_objective
 from recall_jax.text.item_text_vectors import item_text_vectors_for
 from recall_jax.core import sharding
 from recall_jax.train.checkpoints import Checkpoints
@@ -171,9 +172,8 @@ def load_run_config(workdir: epath.PathLike) -> ml_collections.ConfigDict:
             config[section][name] = value
     _merge(config, saved)
     if "objective" not in saved.get("model", {}):
-        # Before model.objective existed, the encoder implied it: bert4rec was cloze-trained.
         with config.unlocked():
-            config.model.objective = "cloze" if config.model.name == "bert4rec" else "next_item"
+            config.model.objective = implied_objective(config.model.name)
     return config
 
 
