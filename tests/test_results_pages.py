@@ -270,3 +270,27 @@ def test_ann_scale_section_shows_each_method_at_each_target_and_the_thresholds(p
     assert "| exact JAX |  |  |  |  | 1 | 1200 |  | 1 | 1200 | 900 | 1 |" in text
     assert "| FAISS HNSW range search | efSearch 1024 | 0.998 | 420 | 199 |" in text
     assert "| ScaNN |  | 60 | 300 | leaves 50, reorder 100 | 0.96 [0.95, 0.97] | 4000 |" in text
+
+
+def test_archived_seed_is_read_not_trained_again(tmp_path):
+    """A seed folder kept without checkpoints (scripts/archive_runs.py) joins a --seeds summary
+    as recorded; one recorded under another config is refused, naming the field."""
+    config = synthetic_tiny.get_config()
+    config.data.synthetic.num_users, config.data.synthetic.num_items = 150, 50
+    config.train.num_epochs = 2
+    config.command = "python -m recall_jax.main --seeds 0,1"
+    first = seeds.train_seeds(config, tmp_path / "trained", [0, 1])
+    archived = tmp_path / "archived"
+    for seed in (0, 1):
+        source, target = tmp_path / "trained" / f"seed_{seed}", archived / f"seed_{seed}"
+        target.mkdir(parents=True)
+        for name in seeds.RECORD_FILES:
+            (target / name).write_text((source / name).read_text())
+    mtime = (archived / "seed_0" / "results.json").stat().st_mtime_ns
+    again = seeds.train_seeds(config, archived, [0, 1])
+    assert again["rows"] == first["rows"]
+    assert (archived / "seed_0" / "results.json").stat().st_mtime_ns == mtime  # not retrained
+    assert not (archived / "seed_0" / "checkpoints").exists()
+    config.train.num_epochs = 3
+    with pytest.raises(seeds.UsageError, match="train.num_epochs: saved 2, now 3"):
+        seeds.train_seeds(config, archived, [0])

@@ -1,7 +1,9 @@
 """The same config trained under several seeds, and the spread of the results across them.
 
-Each seed runs in <workdir>/seed_<seed> (resumable like any run; a finished one is only
-re-reported). <workdir>/seeds.json and seeds.md then hold, for every row of the results tables
+Each seed runs in <workdir>/seed_<seed> (resumable like any run). A seed folder that holds
+a finished run's record without checkpoints (config.json, results.json, run_summary.json, as
+scripts/archive_runs.py keeps them) is read, not trained again, so archived seeds and new ones
+combine into one summary. <workdir>/seeds.json and seeds.md then hold, for every row of the results tables
 (model, split), the mean and sample standard deviation of each metric across the seeds, beside
 each seed's own value with its bootstrap interval.
 """
@@ -21,8 +23,12 @@ from recall_jax.errors import UsageError
 from recall_jax.evaluation.estimates import seed_summary
 from recall_jax.evaluation.report import format_markdown_table, headline_columns
 from recall_jax.train import trainer
+from recall_jax.train.checkpoints import config_differences, flat_config
 
 SEEDS_FILE = "seeds.json"
+RECORD_FILES = ("config.json", "results.json", "run_summary.json")
+# Fields that do not change what a run computes.
+NON_RESULT_FIELDS = ("command", "train.progress_bar")
 
 
 def seed_folder(workdir: epath.PathLike, seed: int) -> epath.Path:
@@ -88,6 +94,30 @@ def single_seed_command(seeds_command: str, seed: int) -> str:
     return shlex.join(out + [f"--config.seed={seed}"])
 
 
+def recorded_report(folder: epath.PathLike, config: ml_collections.ConfigDict) -> dict | None:
+    """The report of a finished run archived in `folder` (rows from results.json, epochs and
+    times from run_summary.json), or None when the folder holds checkpoints (the trainer resumes
+    or re-reports those) or no finished record. Raises UsageError, naming the fields, when the
+    record was made with another config."""
+    folder = paths.as_path(folder)
+    if (folder / "checkpoints").exists() or not all((folder / name).exists()
+                                                    for name in RECORD_FILES):
+        return None
+    saved = flat_config(json.loads((folder / "config.json").read_text()))
+    differences = [line for line in config_differences(saved, flat_config(config))
+                   if line.split(":")[0] not in NON_RESULT_FIELDS]
+    if differences:
+        raise UsageError(f"{folder} holds a finished run of another config "
+                         f"({'; '.join(differences[:6])}); use another --workdir or move it")
+    summary = json.loads((folder / "run_summary.json").read_text())
+    results = json.loads((folder / "results.json").read_text())
+    return {"rows": results["rows"], "differences": results.get("differences", []),
+            "protocol": results.get("protocol", ""),
+            **{key: summary[key] for key in ("best_epoch", "wall_seconds", "epochs_run",
+                                             "truncated")},
+            "train_seconds": summary.get("train_seconds")}
+
+
 def train_seeds(config: ml_collections.ConfigDict, workdir: epath.PathLike,
                 seeds: Sequence[int]) -> dict:
     """Trains `config` once per seed, then writes seeds.json and seeds.md into workdir."""
@@ -99,7 +129,10 @@ def train_seeds(config: ml_collections.ConfigDict, workdir: epath.PathLike,
             seed_config.seed = seed
             if config.command:  # set by the entry point: record the seed's own command
                 seed_config.command = single_seed_command(config.command, seed)
-        reports.append(trainer.train_and_evaluate(seed_config, seed_folder(workdir, seed)))
+        folder = seed_folder(workdir, seed)
+        report = recorded_report(folder, seed_config)
+        reports.append(report if report is not None
+                       else trainer.train_and_evaluate(seed_config, folder))
     ks = tuple(config.eval.ks)
     summary = summarize_seeds(reports, seeds, ks)
     summary.update(command=config.command,
