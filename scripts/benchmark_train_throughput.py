@@ -22,7 +22,9 @@ Cases:
                         batches;
   b / original_buckets  the same with the project's default batching (the config's
                         train.bucket_lengths, or the widths derived from the training lengths as
-                        recall_jax.main does when it is empty);
+                        recall_jax.main does when it is empty); when (a) ran too, it also prints
+                        JAX with these batches over PyTorch with (a)'s fixed batches, the way the
+                        widely used PyTorch SASRec trains;
   c / chrono_softmax    the default job's model (experiments/configs/ml1m_chrono_sasrec.py: d=64,
                         feed-forward 256 GELU, full softmax over all items, its length buckets)
                         against PyTorch's full cross-entropy.
@@ -327,6 +329,17 @@ def print_case(row: dict) -> None:
           f"{row['flops_per_epoch'] / 1e9:.1f} GFLOP per epoch", flush=True)
 
 
+def batching_ratio(cases: list[dict]) -> float | None:
+    """JAX sequences/s with the project's default batching (case b) over PyTorch's with fixed
+    [128, 200] batches (case a): the speed a user gains over training the PyTorch SASRec as it
+    is usually trained. None unless both cases ran."""
+    by_name = {case["case"]: case for case in cases}
+    if not {"original_fixed", "original_buckets"} <= by_name.keys():
+        return None
+    return (by_name["original_buckets"]["jax"]["sequences_per_second"]["median"]
+            / by_name["original_fixed"]["torch"]["sequences_per_second"]["median"])
+
+
 # ----------------------------------------------------------------------------------------------
 # (d) Same model: both implementations trained alike, ranked by recall_jax's evaluation.
 # ----------------------------------------------------------------------------------------------
@@ -436,6 +449,12 @@ def main(argv=None) -> dict:
     datasets: dict = {}
     for name in args.cases:
         report["cases"].append(time_case(name, CASES[name], args, mesh, datasets, peak))
+    cross = batching_ratio(report["cases"])
+    if cross is not None:
+        report["default_batching_over_torch_fixed"] = cross
+        print(f"\nrecall_jax with its default batching (b) over PyTorch with fixed [128, 200] "
+              f"batches (a), as the widely used PyTorch SASRec trains: {cross:.2f} (medians; "
+              f"(b) and (a) fed the same batches to both implementations)", flush=True)
     if args.same_model_epochs:
         report["same_model"] = same_model_check(args.same_model_case, args.same_model_epochs,
                                                 args, mesh, datasets)

@@ -263,6 +263,18 @@ def test_benchmark_prints_both_rates_and_their_ratio(tmp_path, data_root):
     assert f"JAX/PyTorch {ratio:.2f}" in stdout
 
 
+def test_default_batching_ratio_is_jax_buckets_over_torch_fixed():
+    import benchmark_train_throughput as benchmark
+
+    def case(name, jax_rate, torch_rate):
+        return {"case": name, "jax": {"sequences_per_second": {"median": jax_rate}},
+                "torch": {"sequences_per_second": {"median": torch_rate}}}
+
+    fixed, buckets = case("original_fixed", 400.0, 480.0), case("original_buckets", 960.0, 800.0)
+    assert benchmark.batching_ratio([fixed, buckets]) == pytest.approx(2.0)
+    assert benchmark.batching_ratio([buckets]) is None
+
+
 def test_benchmark_full_softmax_case_on_synthetic_data(tmp_path, data_root):
     stdout, report = run_benchmark(tmp_path, data_root, "--data", "synthetic", "--cases", "c",
                                    "--warmup-epochs", "0")
