@@ -75,3 +75,19 @@ def test_unknown_protocol_is_a_config_error():
     with pytest.raises(ConfigError, match="config.eval.protocol='sampled_100': expected one of "
                                           r"\['full', 'sampled'\]"):
         validate_config(config)
+
+
+def test_negatives_are_uniform_over_the_allowed_items_and_cover_crowded_histories():
+    """Every allowed item is drawn about equally often (chi-square), and a user whose history
+    leaves exactly `count` items gets exactly those (the direct fallback)."""
+    allowed_for_first = [i for i in range(1, NUM_ITEMS + 1) if i not in (1, 2, 3, 4)]
+    users = evaluation_set([[1, 2, 3]] * 3000 + [list(range(1, 21))], [4] * 3000 + [21])
+    negatives = sampled_negatives(users, NUM_ITEMS, 5, seed=0)
+    counts = np.bincount(negatives[:3000].ravel(), minlength=NUM_ITEMS + 1)
+    assert counts[[0, 1, 2, 3, 4]].sum() == 0
+    expected = 3000 * 5 / len(allowed_for_first)
+    chi_square = np.sum((counts[allowed_for_first] - expected) ** 2 / expected)
+    assert chi_square < 60  # 25 degrees of freedom: p < 1e-4 above 60
+    assert all(len(set(row)) == 5 for row in negatives)
+    crowded = sampled_negatives(users, NUM_ITEMS, 9, seed=1)[-1]
+    assert sorted(crowded) == list(range(22, 31))

@@ -22,24 +22,41 @@ PROTOCOLS = ("full", "sampled")
 def sampled_negatives(evaluation_set: EvaluationSet, num_items: int, count: int,
                       seed: int) -> np.ndarray:
     """int32 [num_users, count]: for each user, `count` distinct items outside its history and
-    its target, uniformly at random (one generator seeded with `seed`, users in order)."""
+    its target, uniformly at random (one generator seeded with `seed`, users in order).
+
+    Each user draws items uniformly with replacement and keeps the first `count` that are new
+    and allowed: a uniform draw without replacement from the allowed items, at a cost that
+    grows with `count`, not with the catalogue. A user whose history leaves few items (so the
+    draws come up short) draws among its allowed items directly.
+    """
     rng = np.random.default_rng(seed)
     histories = evaluation_set.histories
     negatives = np.zeros((evaluation_set.num_users, count), np.int32)
     seen = np.zeros(num_items + 1, bool)
     for user in range(evaluation_set.num_users):
         history = histories.items[histories.offsets[user]:histories.offsets[user + 1]]
-        seen[history] = True
-        seen[evaluation_set.targets[user]] = True
-        seen[PADDING_ITEM] = True
-        allowed = np.flatnonzero(~seen)
-        if len(allowed) < count:
-            raise ValueError(f"user row {user}: only {len(allowed)} items outside its history, "
+        target = evaluation_set.targets[user]
+        excluded = np.unique(np.concatenate([history, [target, PADDING_ITEM]]))
+        allowed = num_items + 1 - len(excluded)
+        if allowed < count:
+            raise ValueError(f"user row {user}: only {allowed} items outside its history, "
                              f"fewer than eval.sampled_negatives={count}")
-        negatives[user] = rng.choice(allowed, size=count, replace=False)
-        seen[history] = False
-        seen[evaluation_set.targets[user]] = False
+        seen[excluded] = True
+        negatives[user] = _draw_allowed(rng, seen, count, allowed)
+        seen[excluded] = False
     return negatives
+
+
+def _draw_allowed(rng: np.random.Generator, seen: np.ndarray, count: int, allowed: int
+                  ) -> np.ndarray:
+    """`count` distinct items i >= 1 with seen[i] False, uniformly at random."""
+    num_items = len(seen) - 1
+    draws = rng.integers(1, num_items + 1, size=int(1.5 * count * num_items / allowed) + 32)
+    fresh = draws[~seen[draws]]
+    _, first = np.unique(fresh, return_index=True)
+    if len(first) >= count:
+        return fresh[np.sort(first)[:count]]
+    return rng.choice(np.flatnonzero(~seen), size=count, replace=False)
 
 
 def rank_among_sampled(user_vectors: np.ndarray, item_vectors: np.ndarray, targets: np.ndarray,
