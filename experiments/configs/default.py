@@ -121,6 +121,9 @@ def get_config() -> ml_collections.ConfigDict:
     # "bytes": 8-bit keep masks, rate rounded to 1/256 (a quarter of the PRNG bits)
     # | "bernoulli": one float draw per element, exact rate (flax nn.Dropout)
     config.model.dropout_impl = "bytes"
+    # HSTU only: buckets of the time gap between events for HSTU's relative time bias (the
+    # reference uses 128); 0 = no time bias. Needs a dataset with timestamps.
+    config.model.time_buckets = 0
     config.model.tie_item_embeddings = True
     config.model.normalize = False  # True: cosine scores divided by temperature
     config.model.temperature = 0.05

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 
 from recall_jax.data.dataset import PADDING_ITEM, SequenceDataset
+from recall_jax.errors import ConfigError
 
 
 def last_items_matrix(offsets: np.ndarray, items: np.ndarray, width: int) -> np.ndarray:
@@ -25,6 +26,34 @@ def last_items_matrix(offsets: np.ndarray, items: np.ndarray, width: int) -> np.
         return np.zeros((len(ends), width), np.int32)
     values = items[np.clip(index, 0, len(items) - 1)]
     return np.where(valid, values, PADDING_ITEM).astype(np.int32)
+
+
+def relative_times_matrix(offsets: np.ndarray, timestamps: np.ndarray, width: int
+                          ) -> np.ndarray:
+    """[num_users, width] int32: the times of each user's last `width` events minus the time of
+    its last event (so <= 0 and small), left-padded with 0. Models use only differences of
+    times within a row, which this shift leaves unchanged."""
+    ends = offsets[1:].astype(np.int64)
+    starts = np.maximum(offsets[:-1].astype(np.int64), ends - width)
+    index = ends[:, None] - width + np.arange(width)[None, :]
+    valid = index >= starts[:, None]
+    if len(timestamps) == 0:
+        return np.zeros((len(ends), width), np.int32)
+    values = timestamps[np.clip(index, 0, len(timestamps) - 1)].astype(np.int64)
+    last = timestamps[np.clip(ends - 1, 0, len(timestamps) - 1)].astype(np.int64)
+    relative = np.where(valid, values - last[:, None], 0)
+    if len(relative) and relative.min(initial=0) < np.iinfo(np.int32).min:
+        raise ValueError("a user's events span more than 2^31 time units; store timestamps in "
+                         "seconds")
+    return relative.astype(np.int32)
+
+
+def require_timestamps(dataset: SequenceDataset, needed_by: str) -> np.ndarray:
+    if dataset.timestamps is None:
+        raise ConfigError(f"{needed_by} needs event timestamps, but dataset {dataset.name!r} has "
+                         "only the event order ; use a source with timestamps (e.g. "
+                         "ml-1m-chrono-all) or set model.time_buckets=0")
+    return dataset.timestamps
 
 
 BUCKET_QUANTILES = (0.2, 0.4, 0.6, 0.8, 0.9, 0.95, 0.99, 1.0)
@@ -67,7 +96,7 @@ class NextItemBatches:
 
     def __init__(self, dataset: SequenceDataset, max_len: int, batch_size: int, seed: int,
                  bucket_lengths: Sequence[int] | None = None, process_index: int = 0,
-                 process_count: int = 1):
+                 process_count: int = 1, with_times: bool = False):
         if batch_size % process_count:
             raise ValueError(f"batch_size {batch_size} is not divisible by {process_count} hosts")
         self.max_len = max_len
@@ -78,6 +107,11 @@ class NextItemBatches:
         trainable = np.flatnonzero(dataset.lengths >= 2)
         windows = last_items_matrix(dataset.offsets, dataset.items, max_len + 1)[trainable]
         self.windows = windows  # [num_trainable_users, max_len + 1]
+        self.time_windows = None  # the same windows' relative event times (with_times)
+        if with_times:
+            timestamps = require_timestamps(dataset, "model.time_buckets > 0")
+            self.time_windows = relative_times_matrix(dataset.offsets, timestamps,
+                                                      max_len + 1)[trainable]
         input_lengths = np.minimum(dataset.lengths[trainable] - 1, max_len)
         if not bucket_lengths:  # none given: from the training lengths
             bucket_lengths = derived_bucket_lengths(input_lengths, max_len)
@@ -96,7 +130,8 @@ class NextItemBatches:
         return int(np.sum(-(-counts // self.batch_size)))
 
     def epoch(self, epoch: int) -> Iterator[dict[str, np.ndarray]]:
-        """Yields this host's share of each global batch: {"inputs", "targets"} [local_batch, len]."""
+        """Yields this host's share of each global batch: {"inputs", "targets"} [local_batch, len]
+        (and "times", the inputs' relative event times, when built with_times)."""
         rng = np.random.default_rng([self.seed, epoch])
         plan = []  # (bucket, row indices of one global batch)
         for bucket in range(len(self.bucket_lengths)):
@@ -114,7 +149,13 @@ class NextItemBatches:
             inputs = window[:, :-1]
             # The first item of a short history has no input before it: nothing to predict there.
             targets = np.where(inputs != PADDING_ITEM, window[:, 1:], PADDING_ITEM)
-            yield {"inputs": inputs, "targets": targets}
+            batch = {"inputs": inputs, "targets": targets}
+            if self.time_windows is not None:
+                times = np.zeros((self.batch_size, length + 1), np.int32)
+                times[:len(rows)] = self.time_windows[rows, -(length + 1):]
+                times = times[self.process_index * local:(self.process_index + 1) * local]
+                batch["times"] = np.where(inputs != PADDING_ITEM, times[:, :-1], 0)
+            yield batch
 
 
 def evaluation_inputs(histories: SequenceDataset, max_len: int) -> np.ndarray:

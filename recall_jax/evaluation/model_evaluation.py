@@ -10,7 +10,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec
 
-from recall_jax.data.pipeline import bucket_for_lengths, derived_bucket_lengths
+from recall_jax.data.pipeline import (bucket_for_lengths, derived_bucket_lengths,
+                                     relative_times_matrix, require_timestamps)
 from recall_jax.data.splits import EvaluationSet
 from recall_jax.evaluation.metrics import ranking_metrics
 from recall_jax.evaluation.protocol import Exclusions, seen_item_exclusions
@@ -20,19 +21,23 @@ from recall_jax.core import sharding
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def _last_position_vectors(model, params, item_ids: jax.Array) -> jax.Array:
-    """[batch, seq_len] ids -> [batch, dim] user vector at the last position."""
-    return model.apply({"params": params}, item_ids, method=model.encode_users)[:, -1]
+def _last_position_vectors(model, params, item_ids: jax.Array,
+                           times: jax.Array | None = None) -> jax.Array:
+    """[batch, seq_len] ids (and event times, for models that use them) -> [batch, dim] user
+    vector at the last position."""
+    return model.apply({"params": params}, item_ids, times=times,
+                       method=model.encode_users)[:, -1]
 
 
-def _last_position_vectors_on_mesh(mesh, model, params, item_ids: jax.Array) -> jax.Array:
+def _last_position_vectors_on_mesh(mesh, model, params, item_ids: jax.Array,
+                                   times: jax.Array | None = None) -> jax.Array:
     with jax.set_mesh(mesh):
-        return _replicated_last_position_vectors(mesh, model, params, item_ids)
+        return _replicated_last_position_vectors(mesh, model, params, item_ids, times)
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1))
-def _replicated_last_position_vectors(mesh, model, params, item_ids):
-    vectors = _last_position_vectors(model, params, item_ids)
+def _replicated_last_position_vectors(mesh, model, params, item_ids, times=None):
+    vectors = _last_position_vectors(model, params, item_ids, times)
     # Gathered on every device, so every host can read the whole batch.
     return jax.lax.with_sharding_constraint(vectors, sharding.replicated(mesh))
 
@@ -63,10 +68,12 @@ def spread_over_mesh(batch: np.ndarray, mesh: jax.sharding.Mesh | None) -> jax.A
     return on_mesh(batch, batch_sharding)
 
 
-def encode_histories(encode_last: Callable[[np.ndarray], jax.Array], inputs: np.ndarray,
+def encode_histories(encode_last: Callable[..., jax.Array], inputs: np.ndarray,
                      batch_size: int, bucket_lengths: Sequence[int],
-                     mesh: jax.sharding.Mesh | None = None) -> np.ndarray:
-    """User vectors [num_users, dim] from left-padded inputs [num_users, max_len].
+                     mesh: jax.sharding.Mesh | None = None,
+                     times: np.ndarray | None = None) -> np.ndarray:
+    """User vectors [num_users, dim] from left-padded inputs [num_users, max_len] (and their
+    event times, same shape, passed as encode_last's second argument when given).
 
     Users are grouped by history length so short histories run on narrow tensors; every batch is
     padded to `batch_size` rows so each bucket width compiles once.
@@ -81,9 +88,13 @@ def encode_histories(encode_last: Callable[[np.ndarray], jax.Array], inputs: np.
         users = np.flatnonzero(bucket == index)
         for start in range(0, len(users), batch_size):
             rows = users[start:start + batch_size]
-            batch = np.zeros((batch_size, width), np.int32)
-            batch[:len(rows)] = inputs[rows, max_len - width:]
-            out = np.asarray(encode_last(spread_over_mesh(batch, mesh)))[:len(rows)]
+            arrays = [inputs] if times is None else [inputs, times]
+            batches = []
+            for array in arrays:
+                batch = np.zeros((batch_size, width), np.int32)
+                batch[:len(rows)] = array[rows, max_len - width:]
+                batches.append(spread_over_mesh(batch, mesh))
+            out = np.asarray(encode_last(*batches))[:len(rows)]
             if vectors is None:
                 vectors = np.zeros((len(inputs), out.shape[-1]), np.float32)
             vectors[rows] = out
@@ -119,11 +130,17 @@ def encode_users_and_items(model, params, evaluation_set: EvaluationSet, batch_s
     # The objective says where the user vector is read (cloze: after one appended [MASK]).
     inputs = model.objective.user_inputs(evaluation_set.histories, model.max_len,
                                          model.num_items)
+    times = None
+    if model.uses_times:  # next-item models only: the inputs are the history's last events
+        histories = evaluation_set.histories
+        times = relative_times_matrix(histories.offsets,
+                                      require_timestamps(histories, "model.time_buckets > 0"),
+                                      model.max_len)
     encode = _last_position_vectors
     if mesh is not None:
         encode = functools.partial(_last_position_vectors_on_mesh, mesh)
-    user_vectors = encode_histories(lambda ids: encode(model, params, ids),
-                                    inputs, batch_size, bucket_lengths, mesh)
+    user_vectors = encode_histories(lambda *arrays: encode(model, params, *arrays),
+                                    inputs, batch_size, bucket_lengths, mesh, times)
     if mesh is None:
         item_vectors = _item_vectors(model, params)
     else:  # split by rows over the model axis, as the item table is: never whole on one device

@@ -21,8 +21,15 @@ Padding: with left padding, the rows of real positions do not depend on the numb
 pads: distances are relative, pad keys are zeroed and A is divided by the fixed `max_len` (the
 reference divides by its padded length, which is also fixed there).
 
+Relative time bias (time_buckets > 0): one learned scalar per head and bucket of the time gap
+t_i - t_j between the query's event and the key's, bucketed as the reference does,
+floor(ln(max(|gap|, 1)) / 0.301), clipped to the last bucket; rab is then the sum of the
+positional and the time term. The batches then carry each input event's time ("times").
+
 Known differences from the paper and the generative-recommenders reference code:
-- no time bias (the batches carry no timestamps): rab is the positional term alone;
+- the time gap is measured from the query position's own event (the reference uses the time
+  of the next event, which is not known when a recommendation is made); time_buckets=0 (the
+  default) leaves the time term out;
 - no absolute position embedding at the input (the reference adds one): order comes from rab;
 - the positional bias has one table per head and log buckets (reference: one table shared by
   the heads, one entry per distance);
@@ -76,6 +83,29 @@ class RelativePositionBias(nn.Module):
         return jnp.moveaxis(table[buckets], -1, 0)
 
 
+TIME_BUCKET_WIDTH = 0.301  # natural-log width of one time bucket (the reference's constant)
+
+
+def time_gap_buckets(times: jax.Array, num_buckets: int) -> jax.Array:
+    """[batch, seq_len] event times -> [batch, seq_len, seq_len] int32 bucket of t_i - t_j."""
+    gap = jnp.abs(times[:, :, None] - times[:, None, :]).astype(jnp.float32)
+    buckets = jnp.floor(jnp.log(jnp.maximum(gap, 1.0)) / TIME_BUCKET_WIDTH)
+    return jnp.clip(buckets, 0, num_buckets - 1).astype(jnp.int32)
+
+
+class RelativeTimeBias(nn.Module):
+    """Learned per-head bias of the bucketed time gap: -> [batch, heads, seq_len, seq_len]."""
+
+    num_heads: int
+    num_buckets: int
+
+    @nn.compact
+    def __call__(self, times: jax.Array) -> jax.Array:
+        table = self.param("table", nn.initializers.normal(stddev=0.02),
+                           (self.num_buckets, self.num_heads))
+        return jnp.moveaxis(table[time_gap_buckets(times, self.num_buckets)], -1, 1)
+
+
 class HSTULayer(nn.Module):
     """One sequential transduction unit: x + Dropout(Dense(LN(A V) * U))."""
 
@@ -86,10 +116,13 @@ class HSTULayer(nn.Module):
     attention_dropout_rate: float = 0.0
     dropout_impl: str = "bytes"
     dtype: Any = jnp.float32
+    time_buckets: int = 0
 
     @nn.compact
-    def __call__(self, x: jax.Array, mask: jax.Array, deterministic: bool) -> jax.Array:
-        """x: [batch, seq_len, dim]; mask: [batch, 1, seq_len, seq_len] (True = may attend)."""
+    def __call__(self, x: jax.Array, mask: jax.Array, deterministic: bool,
+                 times: jax.Array | None = None) -> jax.Array:
+        """x: [batch, seq_len, dim]; mask: [batch, 1, seq_len, seq_len] (True = may attend);
+        times: [batch, seq_len] event times, used when time_buckets > 0."""
         batch, seq_len, dim = x.shape
         head_dim = dim // self.num_heads
         y = nn.LayerNorm(epsilon=1e-6, dtype=self.dtype, name="input_norm")(x)
@@ -100,6 +133,9 @@ class HSTULayer(nn.Module):
         scores = jnp.einsum("bqhd,bkhd->bhqk", q, k, preferred_element_type=jnp.float32)
         scores = scores + RelativePositionBias(self.num_heads, self.num_buckets, self.max_len,
                                                name="relative_bias")(seq_len)[None]
+        if self.time_buckets:
+            scores = scores + RelativeTimeBias(self.num_heads, self.time_buckets,
+                                               name="time_bias")(times)
         weights = jnp.where(mask, nn.silu(scores) / self.max_len, 0.0)
         if self.attention_dropout_rate > 0.0:
             weights = make_dropout(self.attention_dropout_rate, self.dropout_impl)(
@@ -130,15 +166,20 @@ class HSTU(nn.Module):
     dropout_rate: float = 0.2
     attention_dropout_rate: float = 0.0
     num_buckets: int = 32  # relative-distance buckets (>= max_len: one per distance)
+    time_buckets: int = 0  # time-gap buckets (0: no time bias)
     dropout_impl: str = "bytes"
     dtype: Any = jnp.float32  # compute dtype; parameters stay float32
     causal: bool = True  # position t sees only positions <= t
 
     @nn.compact
-    def __call__(self, x: jax.Array, is_item: jax.Array, deterministic: bool) -> jax.Array:
-        """x: [batch, seq_len, embed_dim] left-padded item rows; is_item: [batch, seq_len] bool.
+    def __call__(self, x: jax.Array, is_item: jax.Array, deterministic: bool,
+                 times: jax.Array | None = None) -> jax.Array:
+        """x: [batch, seq_len, embed_dim] left-padded item rows; is_item: [batch, seq_len] bool;
+        times: [batch, seq_len] event times (needed when time_buckets > 0).
 
         Returns float32 [batch, seq_len, embed_dim] user vectors, exactly 0 at padding."""
+        if self.time_buckets and times is None:
+            raise ValueError("HSTU with time_buckets > 0 needs the events' times")
         if not self.causal:
             raise ValueError("HSTU here is causal only")
         if x.shape[-1] != self.embed_dim:
@@ -155,7 +196,7 @@ class HSTU(nn.Module):
         for layer in range(self.num_blocks):
             x = HSTULayer(self.num_heads, self.max_len, self.num_buckets, self.dropout_rate,
                           self.attention_dropout_rate, self.dropout_impl, self.dtype,
-                          name=f"layer_{layer}")(x, mask, deterministic)
+                          self.time_buckets, name=f"layer_{layer}")(x, mask, deterministic, times)
             x = jnp.where(keep, x, jnp.zeros_like(x))
         x = nn.LayerNorm(epsilon=1e-6, dtype=jnp.float32, name="final_norm")(x)
         return jnp.where(keep, x, 0.0)
@@ -163,10 +204,11 @@ class HSTU(nn.Module):
 
 def build(model_config, dtype: Any) -> HSTU:
     """HSTU from a model config (max_len, embed_dim, num_blocks, num_heads, dropout_rate,
-    attention_dropout_rate, dropout_impl); HSTU has no MLP, so mlp_ratio and activation do not
-    apply. num_buckets keeps its default."""
+    attention_dropout_rate, dropout_impl, time_buckets); HSTU has no MLP, so mlp_ratio and
+    activation do not apply. num_buckets keeps its default."""
     return HSTU(max_len=model_config.max_len, embed_dim=model_config.embed_dim,
                 num_blocks=model_config.num_blocks, num_heads=model_config.num_heads,
                 dropout_rate=model_config.dropout_rate,
                 attention_dropout_rate=model_config.attention_dropout_rate,
+                time_buckets=model_config.time_buckets,
                 dropout_impl=model_config.dropout_impl, dtype=dtype)

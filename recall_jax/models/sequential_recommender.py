@@ -75,6 +75,11 @@ class SequentialRecommender(nn.Module):
         """Whether position t of the encoder sees only positions <= t."""
         return self.encoder.causal
 
+    @property
+    def uses_times(self) -> bool:
+        """Whether the encoder reads the events' times (HSTU with time_buckets > 0)."""
+        return getattr(self.encoder, "time_buckets", 0) > 0
+
     def setup(self):
         tower = ITEM_TOWERS.get(self.item_tower)
         if not 0.0 <= self.item_id_dropout < 1.0:
@@ -106,11 +111,19 @@ class SequentialRecommender(nn.Module):
                 embedding_init=padded_initializer(init, self.num_items + 1))
 
     def encode_users(self, item_ids: jax.Array, deterministic: bool = True,
-                     id_kept: jax.Array | None = None) -> jax.Array:
+                     id_kept: jax.Array | None = None, times: jax.Array | None = None
+                     ) -> jax.Array:
         """item_ids: [batch, seq_len] -> user vectors [batch, seq_len, embed_dim] (one per position).
 
-        id_kept: optional bool [num_items + 2], False where an item's id embedding is dropped."""
+        id_kept: optional bool [num_items + 2], False where an item's id embedding is dropped;
+        times: [batch, seq_len] event times, for encoders that use them (uses_times)."""
         x = self._item_rows(item_ids, id_kept)
+        if self.uses_times:
+            if times is None:
+                raise ValueError("this encoder uses the events' times: pass times=[batch, "
+                                 "seq_len] beside the item ids")
+            return self._project(self.encoder(x, item_ids != PADDING_ITEM, deterministic,
+                                              times=times))
         return self._project(self.encoder(x, item_ids != PADDING_ITEM, deterministic))
 
     def item_vectors(self, id_kept: jax.Array | None = None) -> jax.Array:
@@ -143,7 +156,8 @@ class SequentialRecommender(nn.Module):
         # Dividing both towers by sqrt(temperature) makes dot products cosine / temperature.
         return vectors / jnp.sqrt(self.temperature)
 
-    def __call__(self, item_ids: jax.Array, deterministic: bool = True):
+    def __call__(self, item_ids: jax.Array, deterministic: bool = True,
+                 times: jax.Array | None = None):
         """Returns (user vectors [batch, seq_len, dim], item vectors [num_items + 1, dim])."""
         id_kept = None
         if self.item_id_dropout > 0 and not deterministic:
@@ -151,4 +165,5 @@ class SequentialRecommender(nn.Module):
                                            (self.num_items + 2,))
             # [MASK] has no text to fall back on.
             id_kept = id_kept.at[mask_token(self.num_items)].set(True)
-        return self.encode_users(item_ids, deterministic, id_kept), self.item_vectors(id_kept)
+        return (self.encode_users(item_ids, deterministic, id_kept, times),
+                self.item_vectors(id_kept))

@@ -152,6 +152,10 @@ def _check_model(p: _Problems) -> None:
             and model.embed_dim % model.num_heads:
         p.add("model.embed_dim", f"must be divisible by config.model.num_heads="
                                  f"{model.num_heads}")
+    p.integer("model.time_buckets", 0)
+    if _is_int(model.time_buckets) and model.time_buckets > 0 and model.name != "hstu":
+        p.add("model.time_buckets", f"only the hstu encoder has a time bias, not "
+                                    f"{model.name!r}; leave it 0")
     p.number("model.dropout_rate", 0.0, 1.0, high_open=True)
     p.number("model.attention_dropout_rate", 0.0, 1.0, high_open=True)
     p.choice("model.activation", tuple(ACTIVATIONS))

@@ -103,7 +103,8 @@ def recorded_report(folder: epath.PathLike, config: ml_collections.ConfigDict) -
     if (folder / "checkpoints").exists() or not all((folder / name).exists()
                                                     for name in RECORD_FILES):
         return None
-    saved = flat_config(json.loads((folder / "config.json").read_text()))
+    # As the run saw it: fields added since take the value that reproduces its behaviour.
+    saved = flat_config(trainer.load_run_config(folder))
     differences = [line for line in config_differences(saved, flat_config(config))
                    if line.split(":")[0] not in NON_RESULT_FIELDS]
     if differences:

@@ -64,7 +64,8 @@ def _state_initializer(model, optimizer, config, mesh, example_inputs: np.ndarra
     def init(key_data):
         rng = jax.random.wrap_key_data(key_data, impl=prng_impl)
         params_rng, state_rng = jax.random.split(rng)
-        params = model.init(params_rng, jnp.asarray(example_inputs))["params"]
+        times = jnp.zeros(example_inputs.shape, jnp.int32) if model.uses_times else None
+        params = model.init(params_rng, jnp.asarray(example_inputs), times=times)["params"]
         return TrainState(step=jnp.zeros((), jnp.int32), params=params,
                           opt_state=optimizer.init(params), rng=jax.random.key_data(state_rng))
 
@@ -111,7 +112,7 @@ def make_train_step(model, loss_fn, optimizer, state_shardings, mesh,
 
         def objective(params):
             users, items = model.apply({"params": params}, inputs, deterministic=False,
-                                       rngs={"dropout": dropout_rng})
+                                       times=batch.get("times"), rngs={"dropout": dropout_rng})
             if exclusion_bias is not None:
                 # An extra dimension: users carry 1, excluded items -1e4, so their logits vanish.
                 users = jnp.concatenate([users, jnp.ones(users.shape[:-1] + (1,))], axis=-1)
@@ -125,9 +126,9 @@ def make_train_step(model, loss_fn, optimizer, state_shardings, mesh,
         return new_state, {"loss": loss, "grad_norm": optax.tree.norm(grads)}
 
     batch_sharding = sharding.batch_sharding(mesh)
+    batch_keys = ("inputs", "targets") + (("times",) if model.uses_times else ())
     return jax.jit(train_step, donate_argnums=0,
-                   in_shardings=(state_shardings, {"inputs": batch_sharding,
-                                                   "targets": batch_sharding}),
+                   in_shardings=(state_shardings, {key: batch_sharding for key in batch_keys}),
                    out_shardings=(state_shardings, sharding.replicated(mesh)))
 
 
@@ -226,7 +227,8 @@ def _train_in_workdir(config: ml_collections.ConfigDict, workdir: epath.Path, da
     is_chief = jax.process_index() == 0
     batches = NextItemBatches(split.train, config.model.max_len, config.train.batch_size,
                               config.seed, config.train.bucket_lengths,
-                              jax.process_index(), jax.process_count())
+                              jax.process_index(), jax.process_count(),
+                              with_times=config.model.time_buckets > 0)
     steps_per_epoch = batches.num_batches()
     total_steps = steps_per_epoch * config.train.num_epochs
     logging.info("%s: %d users, %d items, %d events; %d training sequences, %d steps/epoch; "
