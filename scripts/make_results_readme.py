@@ -461,9 +461,26 @@ def pairs_section(pairs: list[str]) -> str:
 # ----------------------------------------------------------------------------------------------
 # Published rows reproduced (scripts/reproduce/).
 # ----------------------------------------------------------------------------------------------
+def published_rows() -> dict:
+    """name -> Published of every script in scripts/reproduce (the figures they compare with)."""
+    folder = REPO / "scripts" / "reproduce"
+    sys.path.insert(0, str(folder))  # the scripts import their shared _runner
+    try:
+        rows = {}
+        for path in sorted(folder.glob("[!_]*.py")):
+            spec = importlib.util.spec_from_file_location(f"reproduce_{path.stem}", path)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            rows[path.stem] = module.PUBLISHED
+        return rows
+    finally:
+        sys.path.remove(str(folder))
+
+
 def reproduction_section(folder: pathlib.Path) -> str:
     """One row per metric of every reproduction.json under `folder`: ours with its interval,
-    the published figure, whether it lies inside our interval, and the script's wall time."""
+    the published figure, whether it lies inside our interval, and the script's wall time;
+    then the published figures of the scripts not run yet, marked so."""
     records = [json.loads(path.read_text()) for path in sorted(folder.glob("*/reproduction.json"))]
     if not records:
         raise SystemExit(f"{folder}: no reproduction.json found (run scripts/reproduce/*.py)")
@@ -478,6 +495,15 @@ def reproduction_section(folder: pathlib.Path) -> str:
                      f"{row['ours']:.4f} [{row['low']:.4f}, {row['high']:.4f}]",
                      f"{row['published']:.4f}", "yes" if row["inside"] else "NO",
                      *(tail if index == 0 else ["", ""])]
+            lines.append("| " + " | ".join(cells) + " |")
+    done = {record["name"] for record in records}
+    for name, published in published_rows().items():
+        if name in done:
+            continue
+        for index, (metric, value) in enumerate(published.metrics.items()):
+            cells = [f"`python scripts/reproduce/{name}.py`" if index == 0 else "",
+                     published.source if index == 0 else "", metric, "not run here yet",
+                     f"{value:.4f}", "", "", ""]
             lines.append("| " + " | ".join(cells) + " |")
     protocols = [f"- `{r['name']}`: ours: {r['protocol']} Published: {r['published_protocol']}."
                  + (" TRUNCATED by the wall-clock limit." if r["truncated"] else "")

@@ -213,6 +213,13 @@ def test_reproduction_table_lists_every_script_with_ours_and_the_published_figur
                               "genrec_sasrec | HR@10 | 0.2900 [0.2800, 0.3000] | 0.2853 | yes |")
     assert "| 0.8245 | NO |" in rows[1] and "| 30 (27) |" in rows[1]
     assert "- `kang_sampled`: ours: our protocol. Published: their protocol." in page
+    # Every script without a record is listed with its published figure, marked not run.
+    not_run = [line for line in page.splitlines() if "not run here yet" in line]
+    scripts = sorted(p.stem for p in (pages.REPO / "scripts" / "reproduce").glob("[!_]*.py"))
+    assert "| `python scripts/reproduce/klenitskiy_sasrec_ce.py` |" in page
+    assert "| HR@10 | not run here yet | 0.3152 |" in page
+    assert sum(line.startswith("| `python") for line in not_run) == len(
+        [name for name in scripts if name != "genrec_sasrec"])
     with pytest.raises(SystemExit, match="no reproduction.json"):
         pages.reproduction_section(tmp_path / "genrec_sasrec")
 
