@@ -4,8 +4,17 @@ Loss: is BERT4Rec really better than SASRec?" (RecSys 2023): HR@10 0.3152, NDCG@
 Their settings: hidden 64, 2 blocks, 1 head, point-wise feed-forward of width 64 with ReLU,
 dropout 0.1, max_len 200, batch 128, Adam at a constant 1e-3, up to 100 epochs with early
 stopping after 10 without a validation gain, full ranking with seen items filtered.
-Differences: validation on every user (theirs: a sample), AdamW without weight decay, clipping
-at global norm 1.
+Differences: AdamW without weight decay and clipping at global norm 1 (theirs: Adam, no
+clipping), length-bucketed batches. Their model (src/models.py of their repository, adapted from
+the pmixer SASRec.pytorch code) also differs in ways recall_jax's Transformer does not express,
+the likeliest causes of the gap measured here (test HR@10 0.2712, NDCG@10 0.1546 against
+0.3152 / 0.1821, experiments/runs/reproduce/klenitskiy_sasrec_ce):
+- each block adds its residual to the LayerNorm output, x = LN(x) + MHA(LN(x)) and then
+  x = LN(x) + FFN(LN(x)) (recall_jax: pre-LayerNorm blocks, x = x + MHA(LN(x)));
+- attention weights are dropped at the dropout rate (nn.MultiheadAttention(dropout=0.1));
+  here attention_dropout_rate stays 0;
+- sequences are right-padded, so position embeddings count from the first item (recall_jax
+  counts from the window's end).
 """
 
 from experiments.configs import default
