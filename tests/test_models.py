@@ -241,3 +241,55 @@ def test_bernoulli_dropout_model_trains_and_is_deterministic_at_inference():
                                   encode(bytes_model, params, HISTORY))
     with pytest.raises(ValueError, match="unknown dropout implementation"):
         make_dropout(0.1, "bits")
+
+
+@pytest.mark.parametrize("block_style", ["pre_norm", "sasrec"])
+def test_both_block_styles_are_causal_and_blind_to_padding(block_style):
+    model, params = make("sasrec", block_style=block_style)
+    leaves, tree = jax.tree.flatten(params)
+    keys = jax.random.split(jax.random.PRNGKey(3), len(leaves))
+    params = jax.tree.unflatten(tree, [0.3 * jax.random.normal(key, leaf.shape)
+                                       for key, leaf in zip(keys, leaves)])
+    before = encode(model, params, HISTORY)
+    changed = HISTORY.copy()
+    changed[0, 7:] = [11, 12, 13, 14, 15]
+    after = encode(model, params, changed)
+    np.testing.assert_allclose(after[0, :7], before[0, :7], atol=1e-5)
+    assert np.abs(after[0, 7:] - before[0, 7:]).max() > 1e-3
+    np.testing.assert_allclose(encode(model, params, HISTORY[:, 2:])[0], before[0, 2:], atol=1e-5)
+
+
+def _layer_norm(x, scale, bias):
+    mean = x.mean(-1, keepdims=True)
+    variance = ((x - mean) ** 2).mean(-1, keepdims=True)
+    return (x - mean) / np.sqrt(variance + 1e-6) * scale + bias
+
+
+def test_sasrec_block_matches_the_original_formula():
+    """q = LN1(x); y = LN2(q + MHA(q, x, x)); out = y + FFN(y), against numpy (one head, no
+    dropout), with random parameters."""
+    from recall_jax.models.transformer import TransformerBlock
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 5, 8)).astype(np.float32)
+    mask = np.tril(np.ones((5, 5), bool))[None, None].repeat(2, axis=0)
+    block = TransformerBlock(num_heads=1, mlp_dim=8, dropout_rate=0.0, activation="relu",
+                             block_style="sasrec")
+    params = block.init(jax.random.PRNGKey(0), x, mask, True)["params"]
+    leaves, tree = jax.tree.flatten(params)
+    params = jax.tree.unflatten(tree, [rng.normal(size=leaf.shape).astype(np.float32) * 0.5
+                                       for leaf in leaves])
+    got = np.asarray(block.apply({"params": params}, x, mask, True))
+    p = jax.tree.map(np.asarray, params)
+    queries = _layer_norm(x, p["attention_norm"]["scale"], p["attention_norm"]["bias"])
+    kernel, bias = p["attention"]["qkv"]["kernel"], p["attention"]["qkv"]["bias"]
+    q = queries @ kernel[:, :8] + bias[:8]
+    k = x @ kernel[:, 8:16] + bias[8:16]
+    v = x @ kernel[:, 16:] + bias[16:]
+    scores = np.where(mask[:, 0], q @ k.transpose(0, 2, 1) / np.sqrt(8), -np.inf)
+    weights = np.exp(scores - scores.max(-1, keepdims=True))
+    weights /= weights.sum(-1, keepdims=True)
+    attended = (weights @ v) @ p["attention"]["out"]["kernel"] + p["attention"]["out"]["bias"]
+    y = _layer_norm(queries + attended, p["mlp_norm"]["scale"], p["mlp_norm"]["bias"])
+    hidden = np.maximum(y @ p["mlp"]["expand"]["kernel"] + p["mlp"]["expand"]["bias"], 0)
+    expected = y + hidden @ p["mlp"]["contract"]["kernel"] + p["mlp"]["contract"]["bias"]
+    np.testing.assert_allclose(got, expected, atol=2e-4)

@@ -115,6 +115,10 @@ def get_config() -> ml_collections.ConfigDict:
     # "dot_product_attention" (jax.nn.dot_product_attention; fused kernels where XLA has them)
     # | "einsum" (explicit scores and softmax). attention_dropout_rate > 0 always uses einsum.
     config.model.attention_implementation = "dot_product_attention"
+    # Transformer blocks (recall_jax.models.transformer): "pre_norm" (x + Dropout(MHA(LN(x))),
+    # then the same for the feed-forward) | "sasrec" (the original SASRec code's block: the
+    # normalised queries attend over the raw inputs and carry the residual; LN after it).
+    config.model.block_style = "pre_norm"
     # Activations and matmuls: "float32" | "bfloat16". Parameters, LayerNorm statistics, the
     # attention softmax, the user and item vectors and the loss stay float32.
     config.model.compute_dtype = "float32"

@@ -53,7 +53,8 @@ def attention_mask(is_item: jax.Array, causal: bool) -> jax.Array:
 class TransformerEncoder(nn.Module):
     """SASRec (causal) / BERT4Rec (bidirectional): rows scaled by sqrt(dim) plus learned
     absolute positions (counted from the window's end, so left padding shifts nothing), input
-    dropout, pre-LayerNorm Transformer blocks, a final float32 LayerNorm."""
+    dropout, Transformer blocks of `block_style` (pre-LayerNorm by default, or the original
+    SASRec block), a final float32 LayerNorm."""
 
     max_len: int
     num_blocks: int = 2
@@ -66,6 +67,7 @@ class TransformerEncoder(nn.Module):
     attention_implementation: str = "dot_product_attention"
     dropout_impl: str = "bytes"
     dtype: Any = jnp.float32
+    block_style: str = "pre_norm"
 
     @nn.compact
     def __call__(self, x: jax.Array, is_item: jax.Array, deterministic: bool) -> jax.Array:
@@ -82,7 +84,8 @@ class TransformerEncoder(nn.Module):
             x = TransformerBlock(self.num_heads, self.mlp_ratio * dim, self.dropout_rate,
                                  self.attention_dropout_rate, self.activation,
                                  self.attention_implementation, self.dropout_impl, self.dtype,
-                                 name=f"block_{index}")(x, mask, deterministic) * keep
+                                 self.block_style, name=f"block_{index}")(x, mask, deterministic
+                                                                          ) * keep
         return nn.LayerNorm(epsilon=1e-6, dtype=jnp.float32, name="final_norm")(x) * keep
 
 
@@ -95,7 +98,8 @@ def transformer_factory(causal: bool) -> EncoderFactory:
             attention_dropout_rate=model_config.attention_dropout_rate,
             activation=model_config.activation, causal=causal,
             attention_implementation=model_config.attention_implementation,
-            dropout_impl=model_config.dropout_impl, dtype=dtype)
+            dropout_impl=model_config.dropout_impl, dtype=dtype,
+            block_style=model_config.block_style)
     return build
 
 

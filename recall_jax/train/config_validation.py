@@ -21,7 +21,8 @@ from recall_jax.evaluation.protocol import SEEN_ITEM_POLICIES
 from recall_jax.evaluation.sampled import PROTOCOLS
 from recall_jax.models import ENCODERS, ITEM_TOWERS, OBJECTIVES, check_objective
 from recall_jax.models.dropout import DROPOUT_IMPLS
-from recall_jax.models.transformer import ACTIVATIONS, ATTENTION_IMPLEMENTATIONS, COMPUTE_DTYPES
+from recall_jax.models.transformer import (ACTIVATIONS, ATTENTION_IMPLEMENTATIONS, BLOCK_STYLES,
+                                         COMPUTE_DTYPES)
 from recall_jax.text.bert import POOLINGS
 from recall_jax.train.losses import LOSSES, NEGATIVE_SAMPLERS
 from recall_jax.core.sharding import DATA_AXIS, MODEL_AXIS
@@ -160,6 +161,7 @@ def _check_model(p: _Problems) -> None:
     p.number("model.attention_dropout_rate", 0.0, 1.0, high_open=True)
     p.choice("model.activation", tuple(ACTIVATIONS))
     p.choice("model.attention_implementation", ATTENTION_IMPLEMENTATIONS)
+    p.choice("model.block_style", BLOCK_STYLES)
     p.choice("model.compute_dtype", tuple(COMPUTE_DTYPES))
     p.choice("model.dropout_impl", DROPOUT_IMPLS)
     p.number("model.temperature", 0.0, float("inf"), low_open=True)

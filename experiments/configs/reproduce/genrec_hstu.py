@@ -10,5 +10,7 @@ from experiments.configs.reproduce import genrec_sasrec
 
 def get_config():
     config = genrec_sasrec.get_config()
-    config.model.update(name="hstu", num_blocks=2, num_heads=1, time_buckets=128)
+    # The SASRec block style and attention-weight dropout of genrec_sasrec do not apply to HSTU.
+    config.model.update(name="hstu", num_blocks=2, num_heads=1, time_buckets=128,
+                        block_style="pre_norm", attention_dropout_rate=0.0)
     return config
