@@ -16,14 +16,20 @@ from recall_jax.data.dataset import PADDING_ITEM, SequenceDataset
 from recall_jax.errors import ConfigError
 
 
-def last_items_matrix(offsets: np.ndarray, items: np.ndarray, width: int) -> np.ndarray:
-    """[num_users, width] int32: each user's last `width` items, left-padded with 0."""
+def _last_events(offsets: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """(event index [num_users, width] of each user's last `width` events, left-aligned so the
+    last event is in the last column; whether each cell holds one of the user's events)."""
     ends = offsets[1:].astype(np.int64)
     starts = np.maximum(offsets[:-1].astype(np.int64), ends - width)
     index = ends[:, None] - width + np.arange(width)[None, :]
-    valid = index >= starts[:, None]
+    return index, index >= starts[:, None]
+
+
+def last_items_matrix(offsets: np.ndarray, items: np.ndarray, width: int) -> np.ndarray:
+    """[num_users, width] int32: each user's last `width` items, left-padded with 0."""
+    index, valid = _last_events(offsets, width)
     if len(items) == 0:
-        return np.zeros((len(ends), width), np.int32)
+        return np.zeros(index.shape, np.int32)
     values = items[np.clip(index, 0, len(items) - 1)]
     return np.where(valid, values, PADDING_ITEM).astype(np.int32)
 
@@ -33,15 +39,11 @@ def relative_times_matrix(offsets: np.ndarray, timestamps: np.ndarray, width: in
     """[num_users, width] int32: the times of each user's last `width` events minus the time of
     its last event (so <= 0 and small), left-padded with 0. Models use only differences of
     times within a row, which this shift leaves unchanged."""
-    ends = offsets[1:].astype(np.int64)
-    starts = np.maximum(offsets[:-1].astype(np.int64), ends - width)
-    index = ends[:, None] - width + np.arange(width)[None, :]
-    valid = index >= starts[:, None]
+    index, valid = _last_events(offsets, width)
     if len(timestamps) == 0:
-        return np.zeros((len(ends), width), np.int32)
+        return np.zeros(index.shape, np.int32)
     values = timestamps[np.clip(index, 0, len(timestamps) - 1)].astype(np.int64)
-    last = timestamps[np.clip(ends - 1, 0, len(timestamps) - 1)].astype(np.int64)
-    relative = np.where(valid, values - last[:, None], 0)
+    relative = np.where(valid, values - values[:, -1:], 0)
     if len(relative) and relative.min(initial=0) < np.iinfo(np.int32).min:
         raise ValueError("a user's events span more than 2^31 time units; store timestamps in "
                          "seconds")
