@@ -53,6 +53,7 @@ import dataclasses
 import json
 import pathlib
 import platform
+import shlex
 import sys
 import time
 
@@ -441,7 +442,9 @@ def main(argv=None) -> dict:
     print(f"fp32 matrix-product peak ({args.peak_size}^3, best of 5): "
           + ", ".join(f"{LABELS.get(k, k)} {v:.1f}" for k, v in peaks.items())
           + f" GFLOP/s; shares of peak below are of {peak:.1f}", flush=True)
-    report = {"jax_version": jax.__version__, "torch_version": torch.__version__,
+    report = {"command": shlex.join(["python", "scripts/benchmark_train_throughput.py",
+                                     *(sys.argv[1:] if argv is None else argv)]),
+              "jax_version": jax.__version__, "torch_version": torch.__version__,
               "threads": args.threads, "jax_devices": jax.device_count(),
               "epochs": args.epochs, "warmup_epochs": args.warmup_epochs,
               "users": args.users or None, "data": args.data, "order": "alternating: JAX, PyTorch per epoch",

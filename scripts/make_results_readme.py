@@ -519,6 +519,48 @@ def reproduction_section(folder: pathlib.Path) -> str:
 
 
 # ----------------------------------------------------------------------------------------------
+# Training throughput against PyTorch.
+# ----------------------------------------------------------------------------------------------
+def _rate(entry: dict) -> str:
+    rate = entry["sequences_per_second"]
+    return f"{rate['median']:.1f} ({rate['min']:.1f}-{rate['max']:.1f})"
+
+
+def throughput_section(path: pathlib.Path) -> str:
+    """The table of scripts/benchmark_train_throughput.py --json: per case, both
+    implementations' sequences/s (median, min-max over the timed epochs), their ratio, and the
+    GFLOP/s of each as a share of the matrix-product peak measured in the same run."""
+    report = json.loads(path.read_text())
+    peak = report["peak_gflops_per_second"]
+    lines = ["| case | batches (widths; padding) | recall_jax seq/s | PyTorch seq/s | "
+             "ratio (per epoch) | GFLOP/s recall_jax / PyTorch (of peak) |",
+             "|---|---|---|---|---|---|"]
+    for case in report["cases"]:
+        ratio = case["ratio_jax_over_torch"]
+        widths = ", ".join(map(str, case["bucket_lengths"]))
+        gflops = " / ".join(f"{case[name]['gflops_per_second']['median']:.1f} "
+                            f"({100 * case[name]['share_of_peak']:.0f}%)"
+                            for name in ("jax", "torch"))
+        lines.append(f"| ({case['letter']}) {case['title']} | [{widths}]; "
+                     f"{100 * case['padding_share']:.0f}% | {_rate(case['jax'])} | "
+                     f"{_rate(case['torch'])} | {ratio['of_medians']:.2f} "
+                     f"({ratio['per_epoch']['min']:.2f}-{ratio['per_epoch']['max']:.2f}) | "
+                     f"{gflops} |")
+    notes = [f"Both implementations train the same model on the same batches, alternating "
+             f"epoch by epoch after {report['warmup_epochs']} warm-up epoch(s); "
+             f"{report['epochs']} timed epochs each. recall_jax: JAX {report['jax_version']} on "
+             f"{report['jax_devices']} CPU devices (data-parallel); PyTorch "
+             f"{report['torch_version']} with {report['threads']} threads. Matrix-product "
+             f"peak of this run: {peak['max']:.0f} GFLOP/s."]
+    if "default_batching_over_torch_fixed" in report:
+        notes.append(f"recall_jax with its default batching (b) over PyTorch with fixed "
+                     f"[128, 200] batches (a), the way the widely used PyTorch SASRec trains: "
+                     f"{report['default_batching_over_torch_fixed']:.2f}.")
+    return "\n".join(["## Training throughput against PyTorch", "", *lines, "", *notes, "",
+                      "Regenerate with:", "", f"```\n{report['command']}\n```", ""])
+
+
+# ----------------------------------------------------------------------------------------------
 # The encoder x item-tower table.
 # ----------------------------------------------------------------------------------------------
 ENCODER_ORDER = ("sasrec", "hstu", "gru4rec", "bert4rec")
@@ -633,6 +675,8 @@ def main() -> None:
                         help="RUN:REFERENCE pairs of run folders, compared on the same users")
     parser.add_argument("--reproductions", type=pathlib.Path, default=None,
                         help="a folder of scripts/reproduce/*.py run folders")
+    parser.add_argument("--throughput", type=pathlib.Path, default=None,
+                        help="the --json of scripts/benchmark_train_throughput.py")
     parser.add_argument("--encoders", type=pathlib.Path, default=None,
                         help="an output folder of scripts/run_encoder_table.sh")
     parser.add_argument("--out", type=pathlib.Path, default=None, help="default: stdout")
@@ -647,6 +691,7 @@ def main() -> None:
                        + ([f"--pairs {' '.join(args.pairs)}"] if args.pairs else [])
                        + ([f"--reproductions {args.reproductions}"] if args.reproductions
                           else [])
+                       + ([f"--throughput {args.throughput}"] if args.throughput else [])
                        + [f"--out {args.out or 'experiments/README.md'}"])
     header = [
         "# Experiment results" if args.runs or args.comparison else "# Cold-start results",
@@ -692,6 +737,8 @@ def main() -> None:
         text += "\n" + pairs_section(args.pairs)
     if args.reproductions is not None:
         text += "\n" + reproduction_section(args.reproductions)
+    if args.throughput is not None:
+        text += "\n" + throughput_section(args.throughput)
     if args.cold_start is not None:
         text += "\n" + cold_start_section(args.cold_start)
     if args.out is None:

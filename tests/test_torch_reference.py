@@ -4,6 +4,7 @@ scripts/benchmark_train_throughput.py end to end at a tiny size."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import pathlib
@@ -261,6 +262,18 @@ def test_benchmark_prints_both_rates_and_their_ratio(tmp_path, data_root):
     assert ratio == pytest.approx(case["jax"]["sequences_per_second"]["median"]
                                   / case["torch"]["sequences_per_second"]["median"])
     assert f"JAX/PyTorch {ratio:.2f}" in stdout
+    # The results page's table is computed from the same JSON.
+    spec = importlib.util.spec_from_file_location("make_results_readme",
+                                                  REPO / "scripts" / "make_results_readme.py")
+    pages = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pages)
+    section = pages.throughput_section(tmp_path / "throughput.json")
+    row = next(line for line in section.splitlines() if line.startswith("| (a)"))
+    jax_rate = case["jax"]["sequences_per_second"]
+    assert f"| {jax_rate['median']:.1f} ({jax_rate['min']:.1f}-{jax_rate['max']:.1f}) |" in row
+    assert f"| {ratio:.2f} (" in row and f"[200]; {100 * case['padding_share']:.0f}% |" in row
+    assert report["command"].startswith("python scripts/benchmark_train_throughput.py --users 200")
+    assert report["command"] in section
 
 
 def test_default_batching_ratio_is_jax_buckets_over_torch_fixed():
