@@ -38,6 +38,12 @@ def skewed_exclusions(scores: np.ndarray, rng: np.random.Generator, max_length: 
                       np.concatenate(rows).astype(np.int32))
 
 
+def scored_users(items: np.ndarray, num_users: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(clustered user vectors, their scores [users, num_items + 1] with padding at -inf)."""
+    users = clustered(num_users, seed=seed)
+    return users, np.concatenate([np.full((num_users, 1), -np.inf), users @ items[1:].T], 1)
+
+
 def brute_search(items: np.ndarray, calls: list | None = None):
     """An exact batched search (users, fetch) -> Candidates, recording each call's shape."""
     def search(users, fetch):
@@ -56,8 +62,7 @@ def excluded_of(exclusions: Exclusions, user: int) -> set[int]:
 def test_batched_over_fetch_equals_a_per_user_brute_reference_with_skewed_histories():
     rng = np.random.default_rng(0)
     items = item_table(300)
-    users = clustered(200, seed=5)
-    scores = np.concatenate([np.full((len(users), 1), -np.inf), users @ items[1:].T], 1)
+    users, scores = scored_users(items, 200, seed=5)
     exclusions = skewed_exclusions(scores, rng, max_length=250)
     k = 20
     calls = []
@@ -106,8 +111,7 @@ def test_scann_with_exclusions_equals_its_own_per_user_over_fetch():
 
     rng = np.random.default_rng(3)
     items = item_table(2000)
-    users = clustered(50, seed=6)
-    scores = np.concatenate([np.full((len(users), 1), -np.inf), users @ items[1:].T], 1)
+    users, scores = scored_users(items, 50, seed=6)
     exclusions = skewed_exclusions(scores, rng, max_length=300)
     index = ScannIndex.build(items, ScannSettings(num_leaves=20, num_leaves_to_search=5,
                                                   reorder=40))

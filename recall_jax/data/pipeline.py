@@ -44,7 +44,7 @@ def relative_times_matrix(offsets: np.ndarray, timestamps: np.ndarray, width: in
         return np.zeros(index.shape, np.int32)
     values = timestamps[np.clip(index, 0, len(timestamps) - 1)].astype(np.int64)
     relative = np.where(valid, values - values[:, -1:], 0)
-    if len(relative) and relative.min(initial=0) < np.iinfo(np.int32).min:
+    if relative.min(initial=0) < np.iinfo(np.int32).min:
         raise ValueError("a user's events span more than 2^31 time units; store timestamps in "
                          "seconds")
     return relative.astype(np.int32)

@@ -83,12 +83,12 @@ def encode_histories(encode_last: Callable[..., jax.Array], inputs: np.ndarray,
     widths = tuple(sorted(set(bucket_lengths or derived_bucket_lengths(lengths, max_len))
                           | {max_len}))
     bucket = bucket_for_lengths(lengths, widths)
+    arrays = [inputs] if times is None else [inputs, times]
     vectors = None
     for index, width in enumerate(widths):
         users = np.flatnonzero(bucket == index)
         for start in range(0, len(users), batch_size):
             rows = users[start:start + batch_size]
-            arrays = [inputs] if times is None else [inputs, times]
             batches = []
             for array in arrays:
                 batch = np.zeros((batch_size, width), np.int32)
